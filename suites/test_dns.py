@@ -1,0 +1,29 @@
+"""Per-pod DNS addressing of a StatefulSet behind a headless Service."""
+
+import pytest
+
+from fixtures.catalogue import must
+from fixtures.dns import per_pod_names, wait_resolves_to
+
+pytestmark = pytest.mark.cluster
+
+
+@pytest.mark.conformance(id="STS-DNS-001")
+def test_every_pod_resolves_by_its_stable_name_to_its_own_ip(cluster, seed_workload, timeouts, record_property):
+    """every pod `<sts>-<i>` is resolvable inside the cluster as `<sts>-<i>.<headless-svc>` (and the
+    namespace-qualified FQDN) to its own pod IP"""
+    wl = seed_workload
+    pods = wl.pods()
+    observer = wl.pod_names()[0]
+    answers = {}
+    for pod in wl.pod_names():
+        ip = pods[pod].status.pod_ip
+        assert ip, f"STS-DNS-001: {pod} has no pod IP in the API"
+        for name in per_pod_names(pod, wl.service, wl.namespace):
+            ans = wait_resolves_to(cluster.api, wl.namespace, observer, name, ip, timeouts.dns_answer, "STS-DNS-001")
+            answers[name] = ans.addresses[0]
+    # Every identity must have its own address: a Service VIP or a shared
+    # answer would satisfy "resolves" but not "to its own pod IP".
+    assert len(set(answers.values())) == len(wl.pod_names()), \
+        f"STS-DNS-001: {must('STS-DNS-001')}; answers were {answers}"
+    record_property("dns_answers", answers)
