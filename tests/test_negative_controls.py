@@ -1,0 +1,55 @@
+"""Negative controls: the suites run against deliberately broken workloads
+must fail, with the right guarantee ID. A check that cannot fail proves nothing.
+
+Each control runs the real suite in a child pytest session against the
+cluster of this session (`--cluster existing`), so it exercises exactly the
+code users run.
+"""
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.cluster
+
+
+def run_suite(cluster, settings, workload_image, tmp_path, suite: str, *extra: str):
+    junit = tmp_path / "junit.xml"
+    cmd = [sys.executable, "-m", "pytest", suite, "-p", "no:cacheprovider", "-q",
+           "--cluster=existing", f"--kubeconfig={cluster.kubeconfig}", f"--kind-kubectl-bin={cluster.kubectl}",
+           f"--profile={settings.profile}", f"--workload-image={workload_image}",
+           f"--reports-dir={tmp_path / 'reports'}", f"--junitxml={junit}", *extra]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    cases = {}
+    if junit.exists():
+        for case in ET.parse(junit).iter("testcase"):
+            props = {p.get("name"): p.get("value") for p in case.iter("property")}
+            outcome = "passed"
+            for tag in ("failure", "error", "skipped"):
+                el = case.find(tag)
+                if el is not None:
+                    outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
+                    outcome_msg = (el.get("message") or "") + (el.text or "")
+                    break
+            else:
+                outcome_msg = ""
+            cases[case.get("name")] = (props.get("conformance_id"), outcome, outcome_msg)
+    return proc, cases
+
+
+def test_dns_check_fails_when_pods_are_not_published_in_dns(cluster, settings, workload_image, tmp_path):
+    proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_dns.py",
+                            "--workload-defect=dns-unpublished", "--timeout-scale=0.5")
+    name = "test_every_pod_resolves_by_its_stable_name_to_its_own_ip"
+    assert name in cases, f"the DNS suite did not run:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
+    cid, outcome, message = cases[name]
+    assert (cid, outcome) == ("STS-DNS-001", "failed"), \
+        f"expected STS-DNS-001 to fail against a workload with no per-pod DNS; got {outcome}:\n{proc.stdout[-3000:]}"
+    # It failed for the reason the defect causes, not for an unrelated one.
+    assert "STS-DNS-001" in message and "to resolve to" in message, message
+    assert proc.returncode == 1
