@@ -27,3 +27,17 @@ def test_every_pod_resolves_by_its_stable_name_to_its_own_ip(cluster, seed_workl
     assert len(set(answers.values())) == len(wl.pod_names()), \
         f"STS-DNS-001: {must('STS-DNS-001')}; answers were {answers}"
     record_property("dns_answers", answers)
+
+
+@pytest.mark.conformance(id="STS-DNS-002")
+def test_recreated_pods_name_resolves_to_its_new_ip(cluster, recreation, timeouts, record_property):
+    """after a pod is deleted and recreated, its DNS name resolves to the new pod's IP"""
+    r = recreation
+    wl = r.workload
+    # Ask from a pod that was not recreated: its resolver never saw the new pod start.
+    observer = next(n for n in sorted(r.pods_after) if n != r.new.name)
+    record_property("old_ip", r.old.ip)
+    record_property("new_ip", r.new.ip)
+    record_property("ip_changed", r.old.ip != r.new.ip)
+    for name in per_pod_names(r.victim, wl.service, wl.namespace):
+        wait_resolves_to(cluster.api, wl.namespace, observer, name, r.new.ip, timeouts.dns_answer, "STS-DNS-002")

@@ -53,3 +53,28 @@ def test_dns_check_fails_when_pods_are_not_published_in_dns(cluster, settings, w
     # It failed for the reason the defect causes, not for an unrelated one.
     assert "STS-DNS-001" in message and "to resolve to" in message, message
     assert proc.returncode == 1
+
+
+def _outcomes(cases):
+    return {name: (cid, outcome) for name, (cid, outcome, _) in cases.items()}
+
+
+def test_identity_checks_fail_when_storage_dies_with_the_pod(cluster, settings, workload_image, tmp_path):
+    proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_identity.py",
+                            "--workload-defect=emptydir-storage", "-k", "hostPath")
+    got = _outcomes(cases)
+    assert got.get("test_data_on_a_pods_own_storage_survives_its_deletion[hostPath]") == ("STS-ID-002", "failed"), \
+        f"{got}\n{proc.stdout[-3000:]}"
+    assert got.get("test_each_ordinal_keeps_its_own_volume[hostPath]") == ("STS-ID-003", "failed"), got
+    # Name and hostname do not depend on storage: that check must still pass.
+    assert got.get("test_recreated_pod_keeps_its_name_ordinal_and_hostname[hostPath]") == ("STS-ID-001", "passed"), got
+
+
+def test_identity_checks_fail_for_pods_without_stable_identity(cluster, settings, workload_image, tmp_path):
+    proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_identity.py",
+                            "--workload-defect=deployment", "-k", "hostPath")
+    got = _outcomes(cases)
+    assert got.get("test_recreated_pod_keeps_its_name_ordinal_and_hostname[hostPath]") == ("STS-ID-001", "failed"), \
+        f"{got}\n{proc.stdout[-3000:]}"
+    assert got.get("test_data_on_a_pods_own_storage_survives_its_deletion[hostPath]") == ("STS-ID-002", "failed"), got
+    assert "came back as" in cases["test_recreated_pod_keeps_its_name_ordinal_and_hostname[hostPath]"][2]

@@ -1,0 +1,136 @@
+"""Checkers judged on recorded histories, including histories that MUST fail."""
+
+import pytest
+
+from fixtures import invariants as inv
+from fixtures.timeline import Timeline
+
+from .histories import H
+
+
+def ordered_startup():
+    h = H()
+    for i in range(3):
+        h.pod(f"mongo-{i}", f"u{i}").running(f"mongo-{i}", f"u{i}").ready(f"mongo-{i}", f"u{i}")
+    return h
+
+
+# --- STS-ORD-001 ---------------------------------------------------------
+
+def test_in_order_creation_holds():
+    assert inv.ordered_creation(ordered_startup().tl) == []
+
+
+def test_out_of_order_creation_is_caught():
+    h = H().pod("mongo-0", "u0").pod("mongo-1", "u1")  # mongo-1 before mongo-0 is Ready
+    v = inv.ordered_creation(h.tl)
+    assert [x.seq for x in v] == [1]
+    assert "mongo-1 created while mongo-0 was not Running and Ready" in str(v[0])
+
+
+def test_creation_while_a_predecessor_is_terminating_is_caught():
+    h = ordered_startup()
+    h.terminating("mongo-0", "u0").pod("mongo-3", "u3")
+    assert "mongo-0" in str(inv.ordered_creation(h.tl)[0])
+
+
+def test_pods_present_before_recording_are_not_creations():
+    h = H().initial("mongo-1", "u1")
+    assert inv.ordered_creation(h.tl) == []
+
+
+# --- STS-ORD-002 / STS-PAR-002 -------------------------------------------
+
+def test_a_halted_scale_that_moved_is_caught():
+    h = ordered_startup()
+    h.running("mongo-1", "u1")  # the readiness gate closes on mongo-1
+    h.mark("scale-up").pod("mongo-3", "u3")  # and the controller went on anyway
+    start = h.tl.mark_seq("scale-up")
+    v = inv.creations_while_unready(h.tl, start=start)
+    assert len(v) == 1 and "mongo-3 created while mongo-1 not Ready" in str(v[0])
+
+
+def test_a_halted_scale_that_stayed_put_holds():
+    h = ordered_startup()
+    h.running("mongo-1", "u1").mark("scale-up")
+    assert inv.creations(h.tl, start=h.tl.mark_seq("scale-up")) == []
+    assert inv.creations_while_unready(h.tl, start=h.tl.mark_seq("scale-up")) == []
+
+
+# --- STS-ORD-003 ---------------------------------------------------------
+
+def scale_down(order, wait_for_gone=True):
+    h = ordered_startup()
+    h.mark("scale-down")
+    if wait_for_gone:
+        for i in order:
+            h.terminating(f"mongo-{i}", f"u{i}").deleted(f"mongo-{i}", f"u{i}")
+    else:
+        for i in order:
+            h.terminating(f"mongo-{i}", f"u{i}")
+        for i in order:
+            h.deleted(f"mongo-{i}", f"u{i}")
+    return h
+
+
+def test_highest_first_one_at_a_time_holds():
+    h = scale_down([2, 1])
+    assert inv.scale_down_order(h.tl, start=h.tl.mark_seq("scale-down")) == []
+
+
+def test_lowest_first_is_caught():
+    h = scale_down([1, 2])
+    v = inv.scale_down_order(h.tl, start=h.tl.mark_seq("scale-down"))
+    assert any("not highest ordinal first" in str(x) for x in v)
+
+
+def test_two_at_once_is_caught():
+    h = scale_down([2, 1], wait_for_gone=False)
+    v = inv.scale_down_order(h.tl, start=h.tl.mark_seq("scale-down"))
+    assert any("mongo-1 began terminating while mongo-2 was still being removed" in str(x) for x in v)
+
+
+# --- STS-AMO-002 ---------------------------------------------------------
+
+def test_replacement_after_the_old_pod_is_gone_holds():
+    h = ordered_startup()
+    h.terminating("mongo-1", "u1").deleted("mongo-1", "u1").pod("mongo-1", "u1b").ready("mongo-1", "u1b", node="n2")
+    assert inv.overlapping_identities(h.tl) == []
+
+
+def test_two_uids_of_one_name_running_together_is_caught():
+    # A force delete while the old pod still ran on a frozen node, recorded
+    # as the API showed it: the old UID never left Running.
+    h = ordered_startup()
+    h.pod("mongo-1", "u1b", "Running", True, node="n2")
+    v = inv.overlapping_identities(h.tl)
+    assert len(v) == 1
+    assert "mongo-1: UID u1b Running on n2 while u1 (Running since #4) is also Running" in str(v[0])
+
+
+def test_overlap_is_judged_per_name():
+    h = ordered_startup()
+    assert inv.overlapping_identities(h.tl) == []  # three names, one UID each
+
+
+# --- require() and persistence -------------------------------------------
+
+def test_require_names_the_guarantee_and_the_evidence():
+    h = H().pod("mongo-0", "u0").pod("mongo-1", "u1")
+    with pytest.raises(AssertionError) as info:
+        inv.require("STS-ORD-001", inv.ordered_creation(h.tl))
+    text = str(info.value)
+    assert text.startswith("STS-ORD-001 violated: with OrderedReady, pod N is created only after")
+    assert "#1: mongo-1 created while mongo-0" in text
+
+
+def test_require_passes_silently_without_violations():
+    inv.require("STS-ORD-001", [])
+
+
+def test_a_saved_timeline_loads_back_identically(tmp_path):
+    h = ordered_startup().mark("done")
+    path = h.tl.save(tmp_path / "timeline.json")
+    again = Timeline.load(path)
+    assert again == h.tl
+    assert inv.ordered_creation(again) == []
