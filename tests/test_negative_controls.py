@@ -78,3 +78,28 @@ def test_identity_checks_fail_for_pods_without_stable_identity(cluster, settings
         f"{got}\n{proc.stdout[-3000:]}"
     assert got.get("test_data_on_a_pods_own_storage_survives_its_deletion[hostPath]") == ("STS-ID-002", "failed"), got
     assert "came back as" in cases["test_recreated_pod_keeps_its_name_ordinal_and_hostname[hostPath]"][2]
+
+
+def test_ordering_checks_fail_when_the_controller_does_not_wait(cluster, settings, workload_image, tmp_path):
+    proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_pod_management.py",
+                            "--workload-defect=policy-parallel", "-k", "ordered_ready", "--timeout-scale=0.3")
+    got = _outcomes(cases)
+    expected = {
+        "test_ordered_ready_creates_each_pod_only_after_its_predecessors_are_ready": "STS-ORD-001",
+        "test_ordered_ready_halts_scaling_while_a_pod_is_unready": "STS-ORD-002",
+        "test_ordered_ready_scales_down_from_the_highest_ordinal_one_at_a_time": "STS-ORD-003",
+    }
+    assert {n: got.get(n) for n in expected} == {n: (cid, "failed") for n, cid in expected.items()}, \
+        f"{got}\n{proc.stdout[-4000:]}"
+
+
+def test_parallel_checks_fail_when_the_controller_waits(cluster, settings, workload_image, tmp_path):
+    proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_pod_management.py",
+                            "--workload-defect=policy-ordered", "-k", "parallel", "--timeout-scale=0.2")
+    got = _outcomes(cases)
+    expected = {
+        "test_parallel_creates_all_pods_without_waiting_for_readiness": "STS-PAR-001",
+        "test_parallel_scales_while_pods_are_unready": "STS-PAR-002",
+    }
+    assert {n: got.get(n) for n in expected} == {n: (cid, "failed") for n, cid in expected.items()}, \
+        f"{got}\n{proc.stdout[-4000:]}"

@@ -1,0 +1,113 @@
+"""OrderedReady versus Parallel pod management, judged on the recorded timeline.
+
+Pods are held unready by a readiness gate the test controls (an exec probe on
+a file), as upstream's StatefulSet tests do. These variants drop the
+anti-affinity (more replicas than workers) and keep data in an emptyDir:
+only ordering is under test here.
+"""
+
+import pytest
+
+from fixtures import invariants as inv
+from fixtures.kube import pod_ready
+from fixtures.wait import Observation, hold_for
+
+pytestmark = pytest.mark.cluster
+
+VARIANT = dict(readiness_gate=True, anti_affinity=False, storage="emptyDir")
+
+
+def created_names(tl, start=0):
+    return [e.name for e in inv.creations(tl, start=start)]
+
+
+@pytest.mark.conformance(id="STS-ORD-001")
+def test_ordered_ready_creates_each_pod_only_after_its_predecessors_are_ready(make_workload, recorder, timeouts):
+    """with OrderedReady, pod N is created only after pods 0..N-1 are Running and Ready"""
+    wl = make_workload(pod_management="OrderedReady", **VARIANT)
+    for name in wl.pod_names():
+        wl.wait_running([name], timeouts.pod_ready)
+        recorder.mark(f"open gate {name}")
+        wl.open_gate(name)
+        wl.wait_pod_ready(name, True, timeouts.pod_ready)
+    tl = recorder.snapshot()
+    # The checker can only judge creations it saw: all of them must be there.
+    assert created_names(tl) == wl.pod_names(), f"STS-ORD-001: recorded creations {created_names(tl)}"
+    inv.require("STS-ORD-001", inv.ordered_creation(tl))
+
+
+@pytest.mark.conformance(id="STS-ORD-002")
+def test_ordered_ready_halts_scaling_while_a_pod_is_unready(make_workload, recorder, timeouts):
+    """with OrderedReady, scaling halts while any pod is unready"""
+    wl = make_workload(pod_management="OrderedReady", **VARIANT)
+    wl.bring_up_in_order(timeouts)
+    wl.close_gate("mongo-1")
+    wl.wait_pod_ready("mongo-1", False, timeouts.pod_ready)
+    start = recorder.mark("scale 3 -> 5 with mongo-1 unready").seq
+    wl.scale(5)
+
+    def moved() -> Observation:
+        new = [n for n in created_names(recorder.snapshot(), start)]
+        return Observation(bool(new), f"created {new} while mongo-1 was unready")
+
+    hold_for("STS-ORD-002: the scale moved", moved, timeouts.halt_window)
+    resumed = recorder.mark("open gate mongo-1").seq
+    wl.open_gate("mongo-1")
+    for name in ("mongo-3", "mongo-4"):
+        wl.wait_running([name], timeouts.pod_ready)
+        wl.open_gate(name)
+        wl.wait_pod_ready(name, True, timeouts.pod_ready)
+    tl = recorder.snapshot()
+    assert created_names(tl, start) == ["mongo-3", "mongo-4"], f"STS-ORD-002: creations after the scale: {created_names(tl, start)}"
+    assert all(e.seq > resumed for e in inv.creations(tl, start=start)), "STS-ORD-002: a pod was created before the gate reopened"
+    inv.require("STS-ORD-002", inv.creations_while_unready(tl, start=start))
+
+
+@pytest.mark.conformance(id="STS-ORD-003")
+def test_ordered_ready_scales_down_from_the_highest_ordinal_one_at_a_time(make_workload, recorder, timeouts):
+    """with OrderedReady, scale-down removes pods from the highest ordinal down, one at a time"""
+    wl = make_workload(pod_management="OrderedReady", replicas=4, anti_affinity=False, storage="emptyDir")
+    wl.wait_ready(timeouts)
+    start = recorder.mark("scale 4 -> 1").seq
+    wl.scale(1)
+    wl.wait_until("only mongo-0 left", lambda pods: (set(pods) == {"mongo-0"}, f"pods: {sorted(pods)}"),
+                  timeouts.workload_ready)
+    tl = recorder.snapshot()
+    removed = [e.name for e in tl.of("pod") if e.seq > start and e.type == "DELETED"]
+    assert removed == ["mongo-3", "mongo-2", "mongo-1"], f"STS-ORD-003: pods removed in the order {removed}"
+    inv.require("STS-ORD-003", inv.scale_down_order(tl, start=start))
+
+
+@pytest.mark.conformance(id="STS-PAR-001")
+def test_parallel_creates_all_pods_without_waiting_for_readiness(make_workload, recorder, timeouts):
+    """with Parallel, all pods are created without waiting for predecessors to be Ready"""
+    wl = make_workload(pod_management="Parallel", **VARIANT)
+    pods = wl.wait_running(wl.pod_names(), timeouts.pod_ready)
+    ready_now = [n for n, p in pods.items() if pod_ready(p)]
+    assert not ready_now, f"the readiness gate did not hold: {ready_now} Ready"
+    tl = recorder.snapshot()
+    assert sorted(created_names(tl)) == wl.pod_names(), f"STS-PAR-001: recorded creations {created_names(tl)}"
+    # Every pod after the first was created while a predecessor was not Ready.
+    waited = [e.name for e in inv.creations(tl) if e.name != "mongo-0"]
+    unready = {v.subject for v in inv.creations_while_unready(tl)}
+    assert set(waited) <= unready, f"STS-PAR-001: {sorted(set(waited) - unready)} were created only once predecessors were Ready"
+
+
+@pytest.mark.conformance(id="STS-PAR-002")
+def test_parallel_scales_while_pods_are_unready(make_workload, recorder, timeouts):
+    """with Parallel, scaling proceeds while pods are unready"""
+    wl = make_workload(pod_management="Parallel", **VARIANT)
+    wl.wait_running(wl.pod_names(), timeouts.pod_ready)
+    for name in wl.pod_names():
+        wl.open_gate(name)
+    wl.wait_ready(timeouts)
+    wl.close_gate("mongo-1")
+    wl.wait_pod_ready("mongo-1", False, timeouts.pod_ready)
+    start = recorder.mark("scale 3 -> 5 with mongo-1 unready").seq
+    wl.scale(5)
+    wl.wait_running(["mongo-3", "mongo-4"], timeouts.pod_ready)
+    assert not pod_ready(wl.pod("mongo-1")), "mongo-1 became Ready during the scale: the check proves nothing"
+    tl = recorder.snapshot()
+    while_unready = {v.subject for v in inv.creations_while_unready(tl, start=start)}
+    assert {"mongo-3", "mongo-4"} <= while_unready, \
+        f"STS-PAR-002: creations after the scale {created_names(tl, start)}; made while a pod was unready: {sorted(while_unready)}"
