@@ -105,7 +105,7 @@ def test_two_uids_of_one_name_running_together_is_caught():
     h.pod("mongo-1", "u1b", "Running", True, node="n2")
     v = inv.overlapping_identities(h.tl)
     assert len(v) == 1
-    assert "mongo-1: UID u1b Running on n2 while u1 (Running since #4) is also Running" in str(v[0])
+    assert "mongo-1: 2 UIDs running at once (u1: API Running; u1b: API Running)" in str(v[0])
 
 
 def test_overlap_is_judged_per_name():
@@ -134,3 +134,41 @@ def test_a_saved_timeline_loads_back_identically(tmp_path):
     again = Timeline.load(path)
     assert again == h.tl
     assert inv.ordered_creation(again) == []
+
+
+def runtime(h, node, state="up", **running):
+    return h._add("runtime", "SAMPLE", node, {"state": state, "running": running})
+
+
+def frozen_node_force_delete(confirmed: bool):
+    """mongo-1 on frozen n1 is force-deleted; a replacement starts on n2."""
+    h = ordered_startup()
+    runtime(h, "n1", **{"mongo-0": "u0", "mongo-1": "u1", "mongo-2": "u2"})
+    runtime(h, "n1", state="unobservable")  # the node froze
+    h.terminating("mongo-1", "u1")
+    h.state["u1"]["containers_running"] = not confirmed
+    h.deleted("mongo-1", "u1")
+    h.pod("mongo-1", "u1b", node="n2").ready("mongo-1", "u1b", node="n2")
+    return h
+
+
+def test_force_delete_while_the_node_is_frozen_is_caught():
+    # The negative control of the unsafe recovery: the API never shows both,
+    # but the frozen node still runs the old pod when the new one starts.
+    v = inv.overlapping_identities(frozen_node_force_delete(confirmed=False).tl)
+    assert len(v) == 1
+    assert "u1: running on n1 per its runtime; u1b: API Running" in str(v[0])
+
+
+def test_a_termination_the_kubelet_confirmed_clears_the_old_runtime_state():
+    assert inv.overlapping_identities(frozen_node_force_delete(confirmed=True).tl) == []
+
+
+def test_a_crashed_node_runs_nothing():
+    h = ordered_startup()
+    runtime(h, "n1", **{"mongo-1": "u1"})
+    runtime(h, "n1", state="down")
+    h.terminating("mongo-1", "u1")
+    h.deleted("mongo-1", "u1")  # force-deleted, but the node is down: nothing runs there
+    h.pod("mongo-1", "u1b", node="n2").ready("mongo-1", "u1b", node="n2")
+    assert inv.overlapping_identities(h.tl) == []

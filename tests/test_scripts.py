@@ -69,7 +69,7 @@ def test_a_failed_go_build_names_the_step_and_its_log(tmp_path):
     res = subprocess.run(["bash", str(BUILD)], capture_output=True, text=True, timeout=300, env=env)
     assert res.returncode == 1
     log = tmp_path / "logs" / "kind.log"
-    assert f"images/build: error: step 'kind' failed after" in res.stderr
+    assert "images/build: error: step 'kind' failed after" in res.stderr
     assert f"last lines of {log}:" in res.stderr
     assert log.exists()
     # A failed step leaves no half-made output that a later run could take for done.

@@ -1,0 +1,197 @@
+"""At most one pod per identity when a node fails, and the ways out of a stuck pod.
+
+Timing comes from the kind config (20s node-monitor grace period) and from
+the test pods, which tolerate an unreachable node for EVICTION_SECONDS; every
+result records the values in force. Disruptive: opt-out on kind clusters the
+suite made, opt-in (--allow-disruptive) anywhere else.
+"""
+
+import time
+
+import pytest
+
+from fixtures import invariants as inv
+from fixtures.errors import SuiteError
+from fixtures.faults import FAULT_KINDS, fault_for, kind_runtime_probe
+from fixtures.kube import pod_ready
+from fixtures.nodes import node_ready, out_of_service_taint, wait_all_nodes_ready, wait_eviction_taint, wait_node
+from fixtures.plugin import artifacts_dir, runtime_sampler, suite_namespace, workload_spec
+from fixtures.scenarios import NodeFailure, node_failure
+from fixtures.timeline import Recorder
+from fixtures.wait import Observation, wait_for
+from fixtures.workload import deploy
+
+pytestmark = [pytest.mark.cluster, pytest.mark.disruptive, pytest.mark.slow]
+
+EVICTION_SECONDS = 10
+VICTIM = "mongo-1"
+
+
+def record_timing(record_property, timeouts, durations):
+    record_property("eviction_toleration_s", EVICTION_SECONDS)
+    record_property("hold_window_s", timeouts.amo_hold)
+    for k, v in durations.items():
+        record_property(k, v)
+
+
+@pytest.fixture(scope="module", params=[pytest.param(k, id=k) for k in FAULT_KINDS])
+def failure(request, cluster, settings, workload_image, timeouts, progress) -> NodeFailure:
+    """A fresh 3-replica workload (one pod per worker, data on the node) whose
+    mongo-1 node suffers the fault, observed until the identity serves again."""
+    kind = request.param
+    if not (cluster.kind and cluster.owned) and not settings.allow_disruptive:
+        pytest.skip("disturbs nodes of a cluster this run did not create; pass --allow-disruptive to allow it")
+    label = f"node-failure[{kind}]"
+
+    def failed():
+        return any(getattr(i, "rep_call", None) is not None and i.rep_call.failed
+                   and f"[{kind}]" in i.nodeid and "failure" in i.fixturenames for i in request.session.items)
+
+    with suite_namespace(cluster, label, timeouts, failed, artifacts_dir(settings, label)) as ns:
+        rec = Recorder(cluster.api, ns, runtime=runtime_sampler(cluster)).start()
+        try:
+            wl = deploy(cluster.api, ns, workload_spec(settings, workload_image, eviction_seconds=EVICTION_SECONDS))
+            node = wl.wait_ready(timeouts)[VICTIM].spec.node_name
+            try:
+                fault = fault_for(cluster, kind, node, settings.allow_disruptive, settings.node_fault_command)
+            except SuiteError as exc:
+                pytest.skip(str(exc))
+            result = node_failure(wl, fault, rec, timeouts, VICTIM)
+        finally:
+            tl = rec.stop()
+            tl.save(artifacts_dir(settings, label) / "timeline.json")
+        result.timeline = tl
+        progress(f"{label}: {result.durations}")
+        yield result
+
+
+@pytest.mark.conformance(id="STS-AMO-001")
+def test_no_second_pod_while_the_old_ones_termination_is_unconfirmed(failure, timeouts, record_property):
+    """when a node stops (crash, clean stop, freeze or network cut), no second pod with the same identity is
+    created while the old pod's termination is unconfirmed"""
+    record_timing(record_property, timeouts, failure.durations)
+    record_property("fault", failure.fault)
+    assert not failure.second_pods_during_hold, f"STS-AMO-001: {failure.second_pods_during_hold[0]}"
+    # The same, judged on the recorded history: no creation of the identity
+    # between the fault and the node's return.
+    tl = failure.timeline
+    start, end = tl.mark_seq(f"fault {failure.fault} on {failure.node}"), tl.mark_seq(f"restore {failure.node}")
+    early = [e for e in inv.creations(tl, start=start, end=end) if e.name == failure.victim]
+    assert not early, f"STS-AMO-001: {failure.victim} created again (UID {early[0].data['uid']}) before {failure.node} returned"
+
+
+@pytest.mark.conformance(id="STS-AMO-002")
+def test_no_two_pods_of_one_identity_ever_run_at_once(failure, record_property):
+    """at no instant do two pods of one identity both appear Running in the API (checked over a recorded
+    timeline)"""
+    tl = failure.timeline
+    samples = tl.of("runtime")
+    record_property("runtime_samples", len(samples))
+    assert tl.of("pod"), "STS-AMO-002: the timeline recorded no pod at all"
+    inv.require("STS-AMO-002", inv.overlapping_identities(tl))
+
+
+@pytest.mark.conformance(id="STS-AMO-006")
+def test_returning_node_ends_the_old_pod_and_the_identity_serves_its_data(failure, record_property):
+    """when the node returns, the old pod is terminated and the identity serves again with its data"""
+    record_property("fault", failure.fault)
+    tl = failure.timeline
+    gone = [e for e in tl.of("pod", failure.victim) if e.type == "DELETED" and e.data.get("uid") == failure.old_uid]
+    assert gone, f"STS-AMO-006: the old {failure.victim} (UID {failure.old_uid}) was never seen deleted"
+    assert failure.replacement and failure.replacement.uid != failure.old_uid
+    assert failure.replacement.node == failure.node, \
+        f"STS-AMO-006: {failure.victim} came back on {failure.replacement.node}, not on its data's node {failure.node}"
+    assert failure.marker_read == failure.marker_written, \
+        f"STS-AMO-006: {failure.victim} reads {failure.marker_read!r} after the node returned, wrote {failure.marker_written!r}"
+
+
+# --- the ways out of a stuck pod -------------------------------------------------------
+
+PATH_VARIANT = dict(replicas=2, eviction_seconds=EVICTION_SECONDS)  # leaves a worker free for the replacement
+
+
+def make_stuck(make_workload, node_fault, recorder, timeouts, kind):
+    """Two replicas on two workers; the victim's node suffers `kind` until its pod is stuck terminating."""
+    wl = make_workload(**PATH_VARIANT)
+    pods = wl.wait_ready(timeouts)
+    old = pods[VICTIM]
+    fault = node_fault(kind, old.spec.node_name)
+    t0 = time.monotonic()
+    recorder.mark(f"fault {kind} on {old.spec.node_name}")
+    fault.inject()
+    wait_node(wl.api, old.spec.node_name, ready=False, budget=timeouts.node_not_ready)
+    wait_eviction_taint(wl.api, old.spec.node_name, timeouts.node_not_ready)
+    wl.wait_until(f"{VICTIM} stuck terminating",
+                  lambda ps: (VICTIM in ps and ps[VICTIM].metadata.deletion_timestamp is not None, f"{sorted(ps)}"),
+                  timeouts.pod_marked_for_deletion)
+    return wl, old, fault, {"to_pod_stuck_s": round(time.monotonic() - t0, 1)}, t0
+
+
+def wait_replacement_running(wl, old, timeouts, t0, durations):
+    pods = wl.wait_until(f"a replacement {VICTIM} Running and Ready",
+                         lambda ps: (VICTIM in ps and ps[VICTIM].metadata.uid != old.metadata.uid and pod_ready(ps[VICTIM]),
+                                     f"{VICTIM}: " + (f"UID {ps[VICTIM].metadata.uid} {ps[VICTIM].status.phase}" if VICTIM in ps else "absent")),
+                         timeouts.pod_recreated + timeouts.pod_ready)
+    durations["to_replacement_ready_s"] = round(time.monotonic() - t0, 1)
+    return pods[VICTIM]
+
+
+@pytest.mark.conformance(id="STS-AMO-003")
+def test_force_delete_releases_the_identity(cluster, make_workload, node_fault, recorder, timeouts, record_property):
+    """force-deleting the stuck pod lets the controller create the replacement with the same name (and the
+    report states the hazard if the old node is still alive)"""
+    wl, old, fault, durations, t0 = make_stuck(make_workload, node_fault, recorder, timeouts, "freeze")
+    recorder.mark(f"force delete {VICTIM}")
+    wl.api.core.delete_namespaced_pod(VICTIM, wl.namespace, grace_period_seconds=0)
+    new = wait_replacement_running(wl, old, timeouts, t0, durations)
+    assert new.metadata.name == VICTIM and new.spec.node_name != old.spec.node_name
+    hazard = (f"HAZARD: {old.spec.node_name} was frozen, not dead: the old {VICTIM} (UID {old.metadata.uid}) still "
+              f"existed there while its replacement ran on {new.spec.node_name}; both may run at once until the "
+              f"old node returns")
+    record_property("hazard", hazard)
+    # What happens when the node returns: its kubelet must kill the old pod.
+    recorder.mark(f"restore {old.spec.node_name}")
+    fault.restore()
+    wait_node(wl.api, old.spec.node_name, ready=True, budget=timeouts.node_ready)
+
+    if cluster.kind:
+        def old_killed() -> Observation:
+            seen = kind_runtime_probe(old.spec.node_name, wl.namespace)
+            return Observation(old.metadata.uid not in (seen.get("running") or {}).values(), f"{old.spec.node_name}: {seen}")
+
+        wait_for(f"STS-AMO-003: the returned node to kill the old {VICTIM}", old_killed, timeouts.pod_ready)
+        durations["to_old_pod_killed_s"] = round(time.monotonic() - t0, 1)
+    overlap = inv.overlapping_identities(recorder.snapshot())
+    record_property("overlap_while_frozen", [str(v) for v in overlap])
+    record_timing(record_property, timeouts, durations)
+    wait_all_nodes_ready(wl.api, timeouts.node_ready)
+
+
+@pytest.mark.conformance(id="STS-AMO-004")
+def test_out_of_service_taint_lets_the_replacement_start_elsewhere(make_workload, node_fault, recorder, timeouts,
+                                                                   record_property):
+    """the `node.kubernetes.io/out-of-service` taint lets the replacement start elsewhere"""
+    wl, old, fault, durations, t0 = make_stuck(make_workload, node_fault, recorder, timeouts, "stop")
+    recorder.mark(f"taint {old.spec.node_name} out-of-service")
+    with out_of_service_taint(wl.api, old.spec.node_name):
+        new = wait_replacement_running(wl, old, timeouts, t0, durations)
+        assert new.spec.node_name != old.spec.node_name, f"STS-AMO-004: replacement on the shut-down node {new.spec.node_name}"
+    fault.restore()
+    wait_all_nodes_ready(wl.api, timeouts.node_ready)
+    record_timing(record_property, timeouts, durations)
+
+
+@pytest.mark.conformance(id="STS-AMO-005")
+def test_deleting_the_node_object_releases_the_identity(make_workload, node_fault, recorder, timeouts, record_property):
+    """deleting the Node object lets the replacement be created"""
+    wl, old, fault, durations, t0 = make_stuck(make_workload, node_fault, recorder, timeouts, "crash")
+    recorder.mark(f"delete node {old.spec.node_name}")
+    wl.api.core.delete_node(old.spec.node_name)
+    new = wait_replacement_running(wl, old, timeouts, t0, durations)
+    assert new.spec.node_name != old.spec.node_name
+    # The node comes back by itself: its kubelet registers it again.
+    fault.restore()
+    wait_node(wl.api, old.spec.node_name, ready=True, budget=timeouts.node_ready)
+    assert node_ready(wl.api, old.spec.node_name) == "True"
+    wait_all_nodes_ready(wl.api, timeouts.node_ready)
+    record_timing(record_property, timeouts, durations)
