@@ -26,3 +26,24 @@ def test_every_pod_serves_reads_and_writes_on_its_own_address(cluster, seed_work
                 back = coll.find_one({"_id": marker["_id"]})
             assert back == marker, f"STS-WIRE-001: {pod} returned {back!r} for the document just written {marker!r}"
     record_property("servers", servers)
+
+
+@pytest.mark.conformance(id="STS-WIRE-002")
+def test_replica_set_forms_through_the_stable_names(cluster, seed_workload, timeouts, record_property):
+    """with a replicating server, the replica set initiated through the stable DNS names has one PRIMARY and
+    every member healthy"""
+    wl = seed_workload
+    caps = wl.capabilities
+    if not caps.replication:
+        pytest.skip(f"{caps.server} does not replicate (its handshake reports no replica set): nothing to check")
+    with port_forward(cluster.kubectl, cluster.kubeconfig, wl.namespace, wl.pod_names()[0], 27017, timeouts.port_forward) as port:
+        with direct_client(port) as client:
+            status = client.admin.command("replSetGetStatus")
+    members = {m["name"]: m for m in status["members"]}
+    want = {f"{n}.{wl.service}:27017" for n in wl.pod_names()}
+    record_property("members", {n: m.get("stateStr") for n, m in members.items()})
+    assert set(members) == want, f"STS-WIRE-002: members {sorted(members)}, expected the stable names {sorted(want)}"
+    states = {n: m["stateStr"] for n, m in members.items()}
+    assert list(states.values()).count("PRIMARY") == 1, f"STS-WIRE-002: member states {states}"
+    unhealthy = [n for n, m in members.items() if m.get("health") != 1]
+    assert not unhealthy, f"STS-WIRE-002: unhealthy members {unhealthy}"

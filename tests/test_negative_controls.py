@@ -53,6 +53,14 @@ def test_dns_check_fails_when_pods_are_not_published_in_dns(cluster, settings, w
     # It failed for the reason the defect causes, not for an unrelated one.
     assert "STS-DNS-001" in message and "to resolve to" in message, message
     assert proc.returncode == 1
+    # A failed test leaves its diagnostics and no namespace behind.
+    dumps = list((tmp_path / "reports" / "artifacts").glob("*/pods-wide.txt"))
+    assert dumps, f"no diagnostics written under {tmp_path / 'reports' / 'artifacts'}"
+    dump = dumps[0].parent
+    assert (dump / "events.txt").exists() and (dump / "describe.json").exists() and list((dump / "logs").iterdir())
+    left = [ns.metadata.name for ns in cluster.api.core.list_namespace(
+        label_selector="app.kubernetes.io/managed-by=sts-conformance").items if "dns" in ns.metadata.name]
+    assert not left, f"namespaces left behind by the failed run: {left}"
 
 
 def _outcomes(cases):

@@ -1,0 +1,80 @@
+"""Fault drivers: the policy of who may break what, and restore-always."""
+
+import json
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+
+from fixtures.errors import SuiteError
+from fixtures.faults import FAULT_KINDS, CommandFault, NodeFault, _CUT_TAG, container_state, fault_for
+from fixtures.nodes import wait_all_nodes_ready
+
+
+def cluster(kind, owned):
+    return SimpleNamespace(kind=kind, owned=owned)
+
+
+def test_a_cluster_the_suite_made_takes_docker_faults():
+    assert isinstance(fault_for(cluster(True, True), "crash", "n1", False, None), NodeFault)
+
+
+def test_other_clusters_refuse_faults_without_the_opt_in():
+    for c in (cluster(False, False), cluster(True, False)):
+        with pytest.raises(SuiteError, match="need --allow-disruptive"):
+            fault_for(c, "crash", "n1", False, "/bin/true")
+
+
+def test_an_existing_cluster_needs_the_users_command():
+    with pytest.raises(SuiteError, match="need --node-fault-command"):
+        fault_for(cluster(False, False), "crash", "n1", True, None)
+    assert isinstance(fault_for(cluster(False, False), "crash", "n1", True, "my-fault"), CommandFault)
+
+
+def test_unknown_fault_kind():
+    with pytest.raises(SuiteError, match="unknown fault kind 'meteor'"):
+        NodeFault("meteor", "n1")
+
+
+def test_command_fault_follows_its_contract_and_restores_when_the_body_raises(tmp_path):
+    log = tmp_path / "calls.json"
+    script = tmp_path / "fault.py"
+    script.write_text(f"import json, sys\nwith open({str(log)!r}, 'a') as f: f.write(json.dumps(sys.argv[1:]) + '\\n')\n")
+    fault = CommandFault(f"{sys.executable} {script}", "freeze", "node-7")
+    with pytest.raises(ZeroDivisionError):
+        with fault:
+            1 / 0
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert calls == [["freeze", "inject", "node-7"], ["freeze", "restore", "node-7"]]
+
+
+def test_a_failing_fault_command_is_reported(tmp_path):
+    fault = CommandFault("false", "crash", "node-1")
+    with pytest.raises(RuntimeError, match="node fault command false crash inject node-1 failed"):
+        fault.inject()
+
+
+@pytest.mark.cluster
+@pytest.mark.disruptive
+@pytest.mark.parametrize("kind", FAULT_KINDS)
+def test_a_fault_is_restored_even_when_the_test_body_raises(cluster, timeouts, kind):
+    if not cluster.kind:
+        pytest.skip("Docker node faults need a kind cluster")
+    node = sorted(n.metadata.name for n in cluster.api.core.list_node().items if "control-plane" not in n.metadata.name)[-1]
+    with pytest.raises(RuntimeError, match="the test body failed"):
+        with NodeFault(kind, node):
+            state = container_state(node)
+            if kind == "freeze":
+                assert state["Paused"]
+            elif kind == "network-cut":
+                rules = subprocess.run(["docker", "exec", node, "iptables", "-S"], capture_output=True, text=True).stdout
+                assert _CUT_TAG in rules
+            else:
+                assert not state["Running"]
+            raise RuntimeError("the test body failed")
+    state = container_state(node)
+    assert state["Running"] and not state["Paused"]
+    rules = subprocess.run(["docker", "exec", node, "iptables", "-S"], capture_output=True, text=True).stdout
+    assert _CUT_TAG not in rules
+    wait_all_nodes_ready(cluster.api, timeouts.node_ready)

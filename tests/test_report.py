@@ -1,0 +1,43 @@
+"""The report writer, from recorded results (no cluster)."""
+
+import json
+
+from fixtures.catalogue import CATALOGUE
+from fixtures.report import CaseResult, Results, first_line, write_reports
+
+
+def sample():
+    r = Results()
+    r.add(CaseResult("suites/test_dns.py::a", "STS-DNS-001", "pass", properties={"dns_answers": {"mongo-0.mongo": "10.244.1.2"}}))
+    r.add(CaseResult("suites/test_dns.py::b[hostPath]", "STS-DNS-002", "pass"))
+    r.add(CaseResult("suites/test_dns.py::b[pvc]", "STS-DNS-002", "fail", "STS-DNS-002: timed out after 60s waiting for …"))
+    r.add(CaseResult("suites/test_wire.py::c", "STS-WIRE-002", "skip", "FerretDB 1.24.2 does not replicate"))
+    return r
+
+
+def test_one_row_per_catalogue_id_and_the_worst_case_wins(tmp_path):
+    rows = sample().by_id()
+    assert list(rows) == list(CATALOGUE)
+    assert rows["STS-DNS-001"]["verdict"] == "pass"
+    assert rows["STS-DNS-002"]["verdict"] == "fail"
+    assert rows["STS-DNS-002"]["reasons"] == ["STS-DNS-002: timed out after 60s waiting for …"]
+    assert rows["STS-WIRE-002"]["verdict"] == "skip"
+    assert rows["STS-AMO-001"]["verdict"] == "not run"
+
+
+def test_reports_carry_verdicts_reasons_and_facts(tmp_path):
+    paths = write_reports(sample(), {"server_version": "v1.34.4", "nodes": [{}] * 4, "profile": "stand-in"}, tmp_path)
+    doc = json.loads(paths["json"].read_text())
+    assert doc["summary"]["fail"] == 1 and doc["summary"]["pass"] == 1 and doc["summary"]["skip"] == 1
+    assert doc["guarantees"]["STS-DNS-002"]["must"] == CATALOGUE["STS-DNS-002"]
+    md = paths["md"].read_text()
+    assert "| STS-DNS-002 | fail |" in md and "timed out after 60s" in md
+    assert "| STS-WIRE-002 | skip |" in md and "does not replicate" in md
+    assert "Kubernetes v1.34.4, 4 nodes" in md
+
+
+def test_first_line_takes_the_assertion_not_the_code():
+    text = "    def test_x():\n>       assert False\nE       AssertionError: STS-ID-001: mongo-1 came back as mongo-7f\nE       assert ..."
+    assert first_line(text) == "STS-ID-001: mongo-1 came back as mongo-7f"
+    wait = "E   fixtures.errors.WaitTimeout: timed out after 60s waiting for X; last seen: Pending"
+    assert first_line(wait) == "timed out after 60s waiting for X; last seen: Pending"
