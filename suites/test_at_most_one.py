@@ -13,11 +13,9 @@ import pytest
 from fixtures import invariants as inv
 from fixtures.errors import SuiteError
 from fixtures.faults import FAULT_KINDS, fault_for, kind_runtime_probe
-from fixtures.kube import pod_ready
-from fixtures.nodes import node_ready, out_of_service_taint, wait_all_nodes_ready, wait_eviction_taint, wait_node
-from fixtures.plugin import artifacts_dir, runtime_sampler, suite_namespace, workload_spec
-from fixtures.scenarios import NodeFailure, node_failure
-from fixtures.timeline import Recorder
+from fixtures.nodes import node_ready, out_of_service_taint, wait_all_nodes_ready, wait_node
+from fixtures.plugin import scenario_namespace, workload_spec
+from fixtures.scenarios import NodeFailure, node_failure, replacement_running, stuck_pod
 from fixtures.wait import Observation, wait_for
 from fixtures.workload import deploy
 
@@ -41,27 +39,16 @@ def failure(request, cluster, settings, workload_image, timeouts, progress) -> N
     kind = request.param
     if not (cluster.kind and cluster.owned) and not settings.allow_disruptive:
         pytest.skip("disturbs nodes of a cluster this run did not create; pass --allow-disruptive to allow it")
-    label = f"node-failure[{kind}]"
-
-    def failed():
-        return any(getattr(i, "rep_call", None) is not None and i.rep_call.failed
-                   and f"[{kind}]" in i.nodeid and "failure" in i.fixturenames for i in request.session.items)
-
-    with suite_namespace(cluster, label, timeouts, failed, artifacts_dir(settings, label)) as ns:
-        rec = Recorder(cluster.api, ns, runtime=runtime_sampler(cluster)).start()
+    with scenario_namespace(request, cluster, settings, timeouts, runtime=True) as (ns, rec):
+        wl = deploy(cluster.api, ns, workload_spec(settings, workload_image, eviction_seconds=EVICTION_SECONDS))
+        node = wl.wait_ready(timeouts)[VICTIM].spec.node_name
         try:
-            wl = deploy(cluster.api, ns, workload_spec(settings, workload_image, eviction_seconds=EVICTION_SECONDS))
-            node = wl.wait_ready(timeouts)[VICTIM].spec.node_name
-            try:
-                fault = fault_for(cluster, kind, node, settings.allow_disruptive, settings.node_fault_command)
-            except SuiteError as exc:
-                pytest.skip(str(exc))
-            result = node_failure(wl, fault, rec, timeouts, VICTIM)
-        finally:
-            tl = rec.stop()
-            tl.save(artifacts_dir(settings, label) / "timeline.json")
-        result.timeline = tl
-        progress(f"{label}: {result.durations}")
+            fault = fault_for(cluster, kind, node, settings.allow_disruptive, settings.node_fault_command)
+        except SuiteError as exc:
+            pytest.skip(str(exc))
+        result = node_failure(wl, fault, rec, timeouts, VICTIM)
+        result.timeline = rec.snapshot()
+        progress(f"failure[{kind}]: {result.durations}")
         yield result
 
 
@@ -111,29 +98,11 @@ PATH_VARIANT = dict(replicas=2, eviction_seconds=EVICTION_SECONDS)  # leaves a w
 
 
 def make_stuck(make_workload, node_fault, recorder, timeouts, kind):
-    """Two replicas on two workers; the victim's node suffers `kind` until its pod is stuck terminating."""
-    wl = make_workload(**PATH_VARIANT)
-    pods = wl.wait_ready(timeouts)
-    old = pods[VICTIM]
-    fault = node_fault(kind, old.spec.node_name)
-    t0 = time.monotonic()
-    recorder.mark(f"fault {kind} on {old.spec.node_name}")
-    fault.inject()
-    wait_node(wl.api, old.spec.node_name, ready=False, budget=timeouts.node_not_ready)
-    wait_eviction_taint(wl.api, old.spec.node_name, timeouts.node_not_ready)
-    wl.wait_until(f"{VICTIM} stuck terminating",
-                  lambda ps: (VICTIM in ps and ps[VICTIM].metadata.deletion_timestamp is not None, f"{sorted(ps)}"),
-                  timeouts.pod_marked_for_deletion)
-    return wl, old, fault, {"to_pod_stuck_s": round(time.monotonic() - t0, 1)}, t0
+    return stuck_pod(make_workload(**PATH_VARIANT), node_fault, recorder, timeouts, kind, VICTIM)
 
 
 def wait_replacement_running(wl, old, timeouts, t0, durations):
-    pods = wl.wait_until(f"a replacement {VICTIM} Running and Ready",
-                         lambda ps: (VICTIM in ps and ps[VICTIM].metadata.uid != old.metadata.uid and pod_ready(ps[VICTIM]),
-                                     f"{VICTIM}: " + (f"UID {ps[VICTIM].metadata.uid} {ps[VICTIM].status.phase}" if VICTIM in ps else "absent")),
-                         timeouts.pod_recreated + timeouts.pod_ready)
-    durations["to_replacement_ready_s"] = round(time.monotonic() - t0, 1)
-    return pods[VICTIM]
+    return replacement_running(wl, old, timeouts, t0, durations)
 
 
 @pytest.mark.conformance(id="STS-AMO-003")

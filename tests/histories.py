@@ -33,9 +33,12 @@ class H:
         s["deleting"] = True
         return self.pod(name, uid, s["phase"], s["ready"], True, s["node"])
 
-    def deleted(self, name, uid):
-        s = self.state[uid]
-        return self._add("pod", "DELETED", name, dict(s))
+    def deleted(self, name, uid, force=False):
+        """Graceful by default: the kubelet reported the containers stopped
+        first. `force`: deleted while the API still showed them running."""
+        data = dict(self.state[uid])
+        data["containers_running"] = force
+        return self._add("pod", "DELETED", name, data)
 
     def initial(self, name, uid, node="n1"):
         return self.pod(name, uid, "Running", True, node=node, type_="INITIAL")

@@ -146,8 +146,7 @@ def frozen_node_force_delete(confirmed: bool):
     runtime(h, "n1", **{"mongo-0": "u0", "mongo-1": "u1", "mongo-2": "u2"})
     runtime(h, "n1", state="unobservable")  # the node froze
     h.terminating("mongo-1", "u1")
-    h.state["u1"]["containers_running"] = not confirmed
-    h.deleted("mongo-1", "u1")
+    h.deleted("mongo-1", "u1", force=not confirmed)
     h.pod("mongo-1", "u1b", node="n2").ready("mongo-1", "u1b", node="n2")
     return h
 
@@ -157,7 +156,7 @@ def test_force_delete_while_the_node_is_frozen_is_caught():
     # but the frozen node still runs the old pod when the new one starts.
     v = inv.overlapping_identities(frozen_node_force_delete(confirmed=False).tl)
     assert len(v) == 1
-    assert "u1: running on n1 per its runtime; u1b: API Running" in str(v[0])
+    assert "u1: deleted unconfirmed, presumed running on n1; u1b: API Running" in str(v[0])
 
 
 def test_a_termination_the_kubelet_confirmed_clears_the_old_runtime_state():
@@ -169,6 +168,27 @@ def test_a_crashed_node_runs_nothing():
     runtime(h, "n1", **{"mongo-1": "u1"})
     runtime(h, "n1", state="down")
     h.terminating("mongo-1", "u1")
-    h.deleted("mongo-1", "u1")  # force-deleted, but the node is down: nothing runs there
+    h.deleted("mongo-1", "u1", force=True)  # force-deleted, but the node is down: nothing runs there
+    h.pod("mongo-1", "u1b", node="n2").ready("mongo-1", "u1b", node="n2")
+    assert inv.overlapping_identities(h.tl) == []
+
+
+def test_force_delete_of_a_pod_the_runtime_never_saw_is_presumed_running():
+    # The node froze before any runtime sample caught the pod: the API's own
+    # last word (containers running) is all there is, and it is not a confirmation.
+    h = ordered_startup()
+    runtime(h, "n1")  # sampled before mongo-1 started
+    runtime(h, "n1", state="unobservable")
+    h.terminating("mongo-1", "u1").deleted("mongo-1", "u1", force=True)
+    h.pod("mongo-1", "u1b", node="n2").ready("mongo-1", "u1b", node="n2")
+    v = inv.overlapping_identities(h.tl)
+    assert len(v) == 1 and "u1: deleted unconfirmed, presumed running on n1" in str(v[0])
+
+
+def test_a_later_sample_without_the_pod_ends_the_presumption():
+    h = ordered_startup()
+    runtime(h, "n1", state="unobservable")
+    h.terminating("mongo-1", "u1").deleted("mongo-1", "u1", force=True)
+    runtime(h, "n1")  # the node is back and runs nothing of mongo-1
     h.pod("mongo-1", "u1b", node="n2").ready("mongo-1", "u1b", node="n2")
     assert inv.overlapping_identities(h.tl) == []

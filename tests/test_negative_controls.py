@@ -67,6 +67,14 @@ def _outcomes(cases):
     return {name: (cid, outcome) for name, (cid, outcome, _) in cases.items()}
 
 
+def assert_failed(proc, cases, expected: dict[str, str]) -> None:
+    """Each named test ran and failed, under the expected conformance ID."""
+    __tracebackhide__ = True
+    got = _outcomes(cases)
+    assert {n: got.get(n) for n in expected} == {n: (cid, "failed") for n, cid in expected.items()}, \
+        f"{got}\n{proc.stdout[-4000:]}"
+
+
 def test_identity_checks_fail_when_storage_dies_with_the_pod(cluster, settings, workload_image, tmp_path):
     proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_identity.py",
                             "--workload-defect=emptydir-storage", "-k", "hostPath")
@@ -91,23 +99,39 @@ def test_identity_checks_fail_for_pods_without_stable_identity(cluster, settings
 def test_ordering_checks_fail_when_the_controller_does_not_wait(cluster, settings, workload_image, tmp_path):
     proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_pod_management.py",
                             "--workload-defect=policy-parallel", "-k", "ordered_ready", "--timeout-scale=0.3")
-    got = _outcomes(cases)
-    expected = {
+    assert_failed(proc, cases, {
         "test_ordered_ready_creates_each_pod_only_after_its_predecessors_are_ready": "STS-ORD-001",
         "test_ordered_ready_halts_scaling_while_a_pod_is_unready": "STS-ORD-002",
         "test_ordered_ready_scales_down_from_the_highest_ordinal_one_at_a_time": "STS-ORD-003",
-    }
-    assert {n: got.get(n) for n in expected} == {n: (cid, "failed") for n, cid in expected.items()}, \
-        f"{got}\n{proc.stdout[-4000:]}"
+    })
 
 
 def test_parallel_checks_fail_when_the_controller_waits(cluster, settings, workload_image, tmp_path):
     proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_pod_management.py",
                             "--workload-defect=policy-ordered", "-k", "parallel", "--timeout-scale=0.2")
-    got = _outcomes(cases)
-    expected = {
+    assert_failed(proc, cases, {
         "test_parallel_creates_all_pods_without_waiting_for_readiness": "STS-PAR-001",
         "test_parallel_scales_while_pods_are_unready": "STS-PAR-002",
-    }
-    assert {n: got.get(n) for n in expected} == {n: (cid, "failed") for n, cid in expected.items()}, \
-        f"{got}\n{proc.stdout[-4000:]}"
+    })
+
+
+@pytest.mark.disruptive
+def test_overlap_check_fails_on_an_unsafe_recovery(cluster, make_workload, node_fault, recorder, timeouts):
+    """Force-deleting while the old pod still runs on a frozen node: the recorded
+    timeline MUST fail STS-AMO-002."""
+    from fixtures import invariants as inv
+    from fixtures.scenarios import replacement_running, stuck_pod, unsafe_force_delete
+
+    if not cluster.kind:
+        pytest.skip("the node runtime is sampled through Docker: kind clusters only")
+    wl, old, fault, durations, t0 = stuck_pod(make_workload(replicas=2, eviction_seconds=10), node_fault, recorder,
+                                              timeouts, "freeze")
+    unsafe_force_delete(wl, "mongo-1")
+    replacement_running(wl, old, timeouts, t0, durations)
+    fault.restore()
+    violations = inv.overlapping_identities(recorder.snapshot())
+    assert violations, "the overlap checker passed a timeline in which two mongo-1 pods ran at once"
+    assert violations[0].subject == "mongo-1"
+    assert old.metadata.uid in violations[0].what
+    with pytest.raises(AssertionError, match="STS-AMO-002 violated"):
+        inv.require("STS-AMO-002", violations)
