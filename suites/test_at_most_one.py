@@ -83,6 +83,10 @@ def test_returning_node_ends_the_old_pod_and_the_identity_serves_its_data(failur
     """when the node returns, the old pod is terminated and the identity serves again with its data"""
     record_property("fault", failure.fault)
     tl = failure.timeline
+    fault_mark = next(e for e in tl.marks() if e.name.startswith(f"fault {failure.fault}"))
+    created = [e for e in inv.creations(tl, start=fault_mark.seq) if e.name == failure.victim]
+    if created:
+        record_property("to_replacement_created_s", round(created[0].t - fault_mark.t, 1))
     gone = [e for e in tl.of("pod", failure.victim) if e.type == "DELETED" and e.data.get("uid") == failure.old_uid]
     assert gone, f"STS-AMO-006: the old {failure.victim} (UID {failure.old_uid}) was never seen deleted"
     assert failure.replacement and failure.replacement.uid != failure.old_uid
