@@ -22,7 +22,7 @@ def no_leftovers():
     yield
     # Whatever happened, do not leave this test's cluster running.
     if node_containers(NAME):
-        subprocess.run(["docker", "rm", "-f", *node_containers(NAME)], capture_output=True)
+        subprocess.run(["docker", "rm", "-f", "-v", *node_containers(NAME)], capture_output=True)
 
 
 def test_ctrl_c_during_cluster_creation_deletes_the_nodes(cluster, no_leftovers, tmp_path):
