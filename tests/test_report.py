@@ -3,7 +3,10 @@
 import json
 
 from fixtures.catalogue import CATALOGUE
-from fixtures.report import CaseResult, Results, first_line, write_reports
+import jsonschema
+import pytest
+
+from fixtures.report import CaseResult, Results, first_line, validate, write_reports
 
 
 def sample():
@@ -41,3 +44,37 @@ def test_first_line_takes_the_assertion_not_the_code():
     assert first_line(text) == "STS-ID-001: mongo-1 came back as mongo-7f"
     wait = "E   fixtures.errors.WaitTimeout: timed out after 60s waiting for X; last seen: Pending"
     assert first_line(wait) == "timed out after 60s waiting for X; last seen: Pending"
+
+
+def test_the_written_json_validates_against_the_schema(tmp_path):
+    paths = write_reports(sample(), {"server_version": "v1.34.4"}, tmp_path)
+    validate(json.loads(paths["json"].read_text()))
+
+
+def test_the_schema_rejects_a_report_with_an_unknown_verdict(tmp_path):
+    doc = json.loads(write_reports(sample(), {}, tmp_path)["json"].read_text())
+    doc["guarantees"]["STS-DNS-001"]["verdict"] = "mostly fine"
+    with pytest.raises(jsonschema.ValidationError):
+        validate(doc)
+
+
+def test_html_page_has_a_row_per_id_and_a_chart_per_timeline(tmp_path):
+    from tests.histories import H
+
+    h = H().pod("mongo-0", "u0").ready("mongo-0", "u0").mark("fault crash on n1").terminating("mongo-0", "u0")
+    h.tl.save(tmp_path / "artifacts" / "some-test" / "timeline.json")
+    html = write_reports(sample(), {"server_version": "v1.34.4"}, tmp_path)["html"].read_text()
+    assert html.count("<tr><td><b>STS-") == len(CATALOGUE)
+    assert html.count("<img alt='timeline of some-test' src='data:image/png;base64,") == 1
+    assert "timed out after 60s" in html
+
+
+def test_chart_segments_follow_each_pod_and_node_state():
+    from fixtures.charts import segments
+    from tests.histories import H
+
+    h = H().pod("mongo-0", "u0").ready("mongo-0", "u0").terminating("mongo-0", "u0").deleted("mongo-0", "u0")
+    h._add("node", "MODIFIED", "n1", {"ready": "Unknown"})
+    h._add("node", "MODIFIED", "n1", {"ready": "True"})
+    segs = [(s.row, s.state) for s in segments(h.tl)]
+    assert segs == [("mongo-0", "Pending"), ("mongo-0", "Ready"), ("mongo-0", "Terminating"), ("node n1", "NotReady")]
