@@ -19,6 +19,7 @@ def recreation(request, cluster, settings, workload_image, timeouts, progress) -
         rec.mark("deploy", storage=storage)
         wl = deploy(cluster.api, ns, workload_spec(settings, workload_image, storage=storage))
         result = delete_and_recreate(wl, 1, cluster.kubectl, cluster.kubeconfig, timeouts, rec)
-        result.timeline = rec.snapshot()
+        # The verdicts judge the scenario alone, not what later tests do to the cluster.
+        result.timeline = rec.stop()
         progress(f"recreation[{storage}]: {result.victim} replaced in {result.durations['delete_to_replacement_ready_s']}s")
         yield result

@@ -47,7 +47,8 @@ def failure(request, cluster, settings, workload_image, timeouts, progress) -> N
         except SuiteError as exc:
             pytest.skip(str(exc))
         result = node_failure(wl, fault, rec, timeouts, VICTIM)
-        result.timeline = rec.snapshot()
+        # The verdicts judge the scenario alone, not what later tests do to the cluster.
+        result.timeline = rec.stop()
         progress(f"failure[{kind}]: {result.durations}")
         yield result
 

@@ -6,6 +6,7 @@ cluster of this session (`--cluster existing`), so it exercises exactly the
 code users run.
 """
 
+import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -58,6 +59,14 @@ def test_dns_check_fails_when_pods_are_not_published_in_dns(cluster, settings, w
     assert dumps, f"no diagnostics written under {tmp_path / 'reports' / 'artifacts'}"
     dump = dumps[0].parent
     assert (dump / "events.txt").exists() and (dump / "describe.json").exists() and list((dump / "logs").iterdir())
+    # The failure, its reason and its evidence reach every report format.
+    reports = tmp_path / "reports"
+    row = json.loads((reports / "conformance.json").read_text())["guarantees"]["STS-DNS-001"]
+    assert row["verdict"] == "fail" and any("to resolve to" in r for r in row["reasons"]), row
+    md = next(ln for ln in (reports / "conformance.md").read_text().splitlines() if ln.startswith("| STS-DNS-001 |"))
+    assert "| fail |" in md and "to resolve to" in md, md
+    html = (reports / "conformance.html").read_text()
+    assert "FAIL</td>" in html and "to resolve to" in html
     left = [ns.metadata.name for ns in cluster.api.core.list_namespace(
         label_selector="app.kubernetes.io/managed-by=sts-conformance").items if "dns" in ns.metadata.name]
     assert not left, f"namespaces left behind by the failed run: {left}"
@@ -78,22 +87,24 @@ def assert_failed(proc, cases, expected: dict[str, str]) -> None:
 def test_identity_checks_fail_when_storage_dies_with_the_pod(cluster, settings, workload_image, tmp_path):
     proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_identity.py",
                             "--workload-defect=emptydir-storage", "-k", "hostPath")
-    got = _outcomes(cases)
-    assert got.get("test_data_on_a_pods_own_storage_survives_its_deletion[hostPath]") == ("STS-ID-002", "failed"), \
-        f"{got}\n{proc.stdout[-3000:]}"
-    assert got.get("test_each_ordinal_keeps_its_own_volume[hostPath]") == ("STS-ID-003", "failed"), got
+    assert_failed(proc, cases, {
+        "test_data_on_a_pods_own_storage_survives_its_deletion[hostPath]": "STS-ID-002",
+        "test_each_ordinal_keeps_its_own_volume[hostPath]": "STS-ID-003",
+    })
     # Name and hostname do not depend on storage: that check must still pass.
-    assert got.get("test_recreated_pod_keeps_its_name_ordinal_and_hostname[hostPath]") == ("STS-ID-001", "passed"), got
+    name_check = "test_recreated_pod_keeps_its_name_ordinal_and_hostname[hostPath]"
+    assert _outcomes(cases).get(name_check) == ("STS-ID-001", "passed"), _outcomes(cases)
 
 
 def test_identity_checks_fail_for_pods_without_stable_identity(cluster, settings, workload_image, tmp_path):
     proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_identity.py",
                             "--workload-defect=deployment", "-k", "hostPath")
-    got = _outcomes(cases)
-    assert got.get("test_recreated_pod_keeps_its_name_ordinal_and_hostname[hostPath]") == ("STS-ID-001", "failed"), \
-        f"{got}\n{proc.stdout[-3000:]}"
-    assert got.get("test_data_on_a_pods_own_storage_survives_its_deletion[hostPath]") == ("STS-ID-002", "failed"), got
-    assert "came back as" in cases["test_recreated_pod_keeps_its_name_ordinal_and_hostname[hostPath]"][2]
+    name_check = "test_recreated_pod_keeps_its_name_ordinal_and_hostname[hostPath]"
+    assert_failed(proc, cases, {
+        name_check: "STS-ID-001",
+        "test_data_on_a_pods_own_storage_survives_its_deletion[hostPath]": "STS-ID-002",
+    })
+    assert "came back as" in cases[name_check][2]
 
 
 def test_ordering_checks_fail_when_the_controller_does_not_wait(cluster, settings, workload_image, tmp_path):
