@@ -14,7 +14,7 @@ from fixtures import invariants as inv
 from fixtures.errors import SuiteError
 from fixtures.faults import FAULT_KINDS, fault_for, kind_runtime_probe
 from fixtures.nodes import node_ready, out_of_service_taint, wait_all_nodes_ready, wait_node
-from fixtures.plugin import scenario_namespace, workload_spec
+from fixtures.plugin import scenario_namespace, skip_unless_disruption_allowed, workload_spec
 from fixtures.scenarios import NodeFailure, node_failure, replacement_running, stuck_pod
 from fixtures.wait import Observation, wait_for
 from fixtures.workload import deploy
@@ -37,8 +37,7 @@ def failure(request, cluster, settings, workload_image, timeouts, progress) -> N
     """A fresh 3-replica workload (one pod per worker, data on the node) whose
     mongo-1 node suffers the fault, observed until the identity serves again."""
     kind = request.param
-    if not (cluster.kind and cluster.owned) and not settings.allow_disruptive:
-        pytest.skip("disturbs nodes of a cluster this run did not create; pass --allow-disruptive to allow it")
+    skip_unless_disruption_allowed(cluster, settings)
     with scenario_namespace(request, cluster, settings, timeouts, runtime=True) as (ns, rec):
         wl = deploy(cluster.api, ns, workload_spec(settings, workload_image, eviction_seconds=EVICTION_SECONDS))
         node = wl.wait_ready(timeouts)[VICTIM].spec.node_name
@@ -106,10 +105,6 @@ def make_stuck(make_workload, node_fault, recorder, timeouts, kind):
     return stuck_pod(make_workload(**PATH_VARIANT), node_fault, recorder, timeouts, kind, VICTIM)
 
 
-def wait_replacement_running(wl, old, timeouts, t0, durations):
-    return replacement_running(wl, old, timeouts, t0, durations)
-
-
 @pytest.mark.conformance(id="STS-AMO-003")
 def test_force_delete_releases_the_identity(cluster, make_workload, node_fault, recorder, timeouts, record_property):
     """force-deleting the stuck pod lets the controller create the replacement with the same name (and the
@@ -117,7 +112,7 @@ def test_force_delete_releases_the_identity(cluster, make_workload, node_fault, 
     wl, old, fault, durations, t0 = make_stuck(make_workload, node_fault, recorder, timeouts, "freeze")
     recorder.mark(f"force delete {VICTIM}")
     wl.api.core.delete_namespaced_pod(VICTIM, wl.namespace, grace_period_seconds=0)
-    new = wait_replacement_running(wl, old, timeouts, t0, durations)
+    new = replacement_running(wl, old, timeouts, t0, durations)
     assert new.metadata.name == VICTIM and new.spec.node_name != old.spec.node_name
     hazard = (f"HAZARD: {old.spec.node_name} was frozen, not dead: the old {VICTIM} (UID {old.metadata.uid}) still "
               f"existed there while its replacement ran on {new.spec.node_name}; both may run at once until the "
@@ -148,7 +143,7 @@ def test_out_of_service_taint_lets_the_replacement_start_elsewhere(make_workload
     wl, old, fault, durations, t0 = make_stuck(make_workload, node_fault, recorder, timeouts, "stop")
     recorder.mark(f"taint {old.spec.node_name} out-of-service")
     with out_of_service_taint(wl.api, old.spec.node_name):
-        new = wait_replacement_running(wl, old, timeouts, t0, durations)
+        new = replacement_running(wl, old, timeouts, t0, durations)
         assert new.spec.node_name != old.spec.node_name, f"STS-AMO-004: replacement on the shut-down node {new.spec.node_name}"
     fault.restore()
     wait_all_nodes_ready(wl.api, timeouts.node_ready)
@@ -161,7 +156,7 @@ def test_deleting_the_node_object_releases_the_identity(make_workload, node_faul
     wl, old, fault, durations, t0 = make_stuck(make_workload, node_fault, recorder, timeouts, "crash")
     recorder.mark(f"delete node {old.spec.node_name}")
     wl.api.core.delete_node(old.spec.node_name)
-    new = wait_replacement_running(wl, old, timeouts, t0, durations)
+    new = replacement_running(wl, old, timeouts, t0, durations)
     assert new.spec.node_name != old.spec.node_name
     # The node comes back by itself: its kubelet registers it again.
     fault.restore()
