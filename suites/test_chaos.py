@@ -1,0 +1,111 @@
+"""Chaos Toolkit experiments (chaos/*.yaml), run with the real `chaos`
+command against the cluster, judged on their journals.
+
+Each experiment runs once; several checks read its journal: the experiment
+as a whole (STS-CHAOS-001), the write ledger kept during it (STS-DATA-001),
+and, for node faults, the replica set's failover (STS-DATA-002, skipped
+with the reason on a server that does not replicate). The journal, the
+chaos log, the ledger and the timeline are kept under the reports'
+artifacts. Experiments that disturb nodes are disruptive: run by default on
+a kind cluster this run created, skipped elsewhere unless --allow-disruptive.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from fixtures.chaos.runner import judge_journal, ledger_verdict, load_experiment, method_output, run_experiment
+from fixtures.chaos.session import disturbs_nodes
+from fixtures.options import settings_from
+from fixtures.plugin import artifacts_dir, skip_unless_disruption_allowed
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+# Per experiment, on top of the waits inside it: deploy, fault, recovery.
+RUN_BUDGET_S = 900
+
+
+def pytest_generate_tests(metafunc):
+    if "experiment" not in metafunc.fixturenames:
+        return
+    files = sorted(settings_from(metafunc.config).chaos_dir.glob("*.yaml"))
+    params = [pytest.param(f, id=f.stem, marks=[pytest.mark.disruptive] if disturbs_nodes(load_experiment(f)) else [])
+              for f in files]
+    metafunc.parametrize("experiment", params, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def experiment(request, cluster, settings, workload_image, timeouts, progress):
+    """One `chaos run` of the experiment file, with its journal."""
+    path: Path = request.param
+    doc = load_experiment(path)
+    if disturbs_nodes(doc):
+        skip_unless_disruption_allowed(cluster, settings)
+    out = artifacts_dir(settings, f"chaos[{path.stem}]")
+    env = {
+        "KUBECONFIG": str(cluster.kubeconfig),
+        "STS_KUBECTL": cluster.kubectl,
+        "STS_PROFILE": settings.profile,
+        "STS_WORKLOAD_IMAGE": workload_image,
+        "STS_ALLOW_DISRUPTIVE": "1" if (cluster.kind and cluster.owned) or settings.allow_disruptive else "0",
+        "STS_NODE_FAULT_COMMAND": settings.node_fault_command or "",
+        "STS_TIMEOUT_SCALE": str(settings.timeout_scale),
+        "STS_WORKLOAD_DEFECT": settings.defect or "",
+        "STS_CHAOS_ARTIFACTS": str(out),
+        "STS_REPORTS_DIR": str(settings.reports_dir),
+    }
+    progress(f"chaos run {path.name} ...")
+    run = run_experiment(path, env, out, RUN_BUDGET_S * settings.timeout_scale)
+    status = (run.journal or {}).get("status", "no journal")
+    progress(f"chaos run {path.name}: {status}, exit {run.returncode}, {run.seconds}s (journal: {run.journal_path})")
+    return run, doc
+
+
+def _record(record_property, run):
+    record_property("experiment", str(run.experiment))
+    record_property("journal", str(run.journal_path))
+    record_property("chaos_exit_status", run.returncode)
+    record_property("chaos_run_s", run.seconds)
+
+
+@pytest.mark.conformance(id="STS-CHAOS-001")
+def test_experiment_holds_its_steady_state_and_its_rollbacks_restore(experiment, record_property):
+    """each chaos experiment meets its steady-state hypothesis (every identity Ready, its DNS name on its own pod,
+    its data readable, no identity overlap) before and after its fault, every activity succeeds, and its rollbacks
+    run and leave no fault in place"""
+    run, doc = experiment
+    _record(record_property, run)
+    verdict = judge_journal(run.journal, doc)
+    for k, v in verdict.facts.items():
+        record_property(k, v)
+    assert verdict.ok, (f"STS-CHAOS-001: {run.experiment.name}: {'; '.join(verdict.problems)}\n"
+                        f"--- last lines of {run.log_path}:\n{run.log_tail()}")
+    # The journal says it all went well; so must chaos's own exit status.
+    assert run.returncode == 0, f"STS-CHAOS-001: chaos run exited {run.returncode} on a journal that passes"
+
+
+@pytest.mark.conformance(id="STS-DATA-001")
+def test_no_acknowledged_write_is_lost(experiment, record_property):
+    """no acknowledged write is lost: every write the server acknowledged (with the strongest write concern it
+    supports) during a disruption is held afterwards by every member that must hold it"""
+    run, _ = experiment
+    ledger = ledger_verdict(run.journal)
+    record_property("ledger", ledger.get("summary"))
+    assert ledger.get("acked", 0) > 0, \
+        f"STS-DATA-001: the writer got no write acknowledged, so nothing was checked: {ledger.get('summary')}"
+    assert ledger.get("ok"), f"STS-DATA-001: {run.experiment.name}: {ledger.get('summary')}"
+
+
+@pytest.mark.conformance(id="STS-DATA-002")
+def test_another_member_becomes_primary_when_the_primarys_node_fails(experiment, record_property):
+    """with a replicating server, when the primary's node fails another member becomes the writable primary"""
+    run, doc = experiment
+    if not disturbs_nodes(doc):
+        pytest.skip(f"{run.experiment.name} fails no node")
+    output, status = method_output(run.journal, "a-primary-serves-elsewhere")
+    if status is None:
+        pytest.fail(f"STS-DATA-002: {run.experiment.name} has no probe `a-primary-serves-elsewhere` in its journal")
+    if status == "succeeded" and isinstance(output, dict) and output.get("replication") is False:
+        pytest.skip(f"{output.get('why')}: no replica set to fail over")
+    assert status == "succeeded", f"STS-DATA-002: the probe {status}: see {run.journal_path}"
+    record_property("primary_after_fault", output.get("primary"))
