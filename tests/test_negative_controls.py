@@ -146,3 +146,65 @@ def test_overlap_check_fails_on_an_unsafe_recovery(cluster, make_workload, node_
     assert old.metadata.uid in violations[0].what
     with pytest.raises(AssertionError, match="STS-AMO-002 violated"):
         inv.require("STS-AMO-002", violations)
+
+
+def broken_experiments(tmp_path, source: str, edit=None) -> Path:
+    """A --chaos-dir holding one experiment of chaos/, edited by `edit`."""
+    import yaml
+
+    doc = yaml.safe_load((ROOT / "chaos" / source).read_text())
+    if edit:
+        edit(doc)
+    out = tmp_path / "experiments"
+    out.mkdir()
+    (out / source).write_text(yaml.safe_dump(doc, sort_keys=False))
+    return out
+
+
+@pytest.mark.disruptive
+def test_chaos_run_fails_when_a_rollback_does_not_restore(cluster, settings, workload_image, tmp_path):
+    """The freeze experiment, with the thaw left to a rollback that succeeds
+    but restores nothing (it uncordons nodes): the run MUST fail, naming the
+    rollback, and the suite must still leave the node thawed."""
+
+    def break_rollback(doc):
+        doc["method"] = [a for a in doc["method"] if a["name"] not in ("node-returns", "identities-serve-again")]
+        doc["rollbacks"] = [{"type": "action", "name": "uncordon-instead-of-thaw", "provider": {
+            "type": "python", "module": "chaosk8s.node.actions", "func": "uncordon_node",
+            "arguments": {"label_selector": "kubernetes.io/os=linux"}}}]
+
+    chaos_dir = broken_experiments(tmp_path, "node-freeze.yaml", break_rollback)
+    proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_chaos.py",
+                            f"--chaos-dir={chaos_dir}", "--allow-disruptive", "--timeout-scale=0.5")
+    name = "test_experiment_holds_its_steady_state_and_its_rollbacks_restore[node-freeze]"
+    assert_failed(proc, cases, {name: "STS-CHAOS-001"})
+    message = cases[name][2]
+    assert "rollback check: the rollbacks did not restore the system: faults still in place: ['freeze on node" \
+        in message, message
+    # The rollback itself reported success: only the suite's own check caught it.
+    assert "rollback uncordon-instead-of-thaw" not in message, message
+    from fixtures.nodes import wait_all_nodes_ready
+    from fixtures.timeouts import Timeouts
+
+    wait_all_nodes_ready(cluster.api, Timeouts.scaled(settings.timeout_scale).node_ready)
+    paused = subprocess.run(["docker", "ps", "--filter", "status=paused", "--filter",
+                             f"label=io.x-k8s.kind.cluster={cluster.name}", "-q"], capture_output=True, text=True)
+    assert not paused.stdout.strip(), f"a kind node was left frozen: {paused.stdout}"
+
+
+def test_chaos_run_fails_when_an_acknowledged_write_is_lost(cluster, settings, workload_image, tmp_path):
+    """Pod deletion against a workload whose data dies with the pod (emptyDir):
+    every write acknowledged before the deletion is gone, and STS-DATA-001
+    MUST fail, naming the lost writes."""
+    chaos_dir = broken_experiments(tmp_path, "pod-deletion.yaml")
+    proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_chaos.py",
+                            f"--chaos-dir={chaos_dir}", "--workload-defect=emptydir-storage", "--timeout-scale=0.5")
+    assert_failed(proc, cases, {
+        "test_no_acknowledged_write_is_lost[pod-deletion]": "STS-DATA-001",
+        "test_experiment_holds_its_steady_state_and_its_rollbacks_restore[pod-deletion]": "STS-CHAOS-001",
+    })
+    message = cases["test_no_acknowledged_write_is_lost[pod-deletion]"][2]
+    assert "acknowledged write(s) lost, first #1 missing on mongo-1" in message, message
+    # The hypothesis after the deletion saw it too.
+    assert "no-acknowledged-write-lost" in cases[
+        "test_experiment_holds_its_steady_state_and_its_rollbacks_restore[pod-deletion]"][2]
