@@ -14,7 +14,9 @@ from fixtures import invariants as inv
 from fixtures.errors import SuiteError
 from fixtures.faults import FAULT_KINDS, fault_for, kind_runtime_probe
 from fixtures.nodes import node_ready, out_of_service_taint, wait_all_nodes_ready, wait_node
-from fixtures.plugin import scenario_namespace, skip_unless_disruption_allowed, workload_spec
+from fixtures.ledger import WorkloadLedger
+from fixtures.mongo import prepare_workload
+from fixtures.plugin import artifacts_dir, scenario_namespace, skip_unless_disruption_allowed, workload_spec
 from fixtures.scenarios import NodeFailure, node_failure, replacement_running, stuck_pod
 from fixtures.wait import Observation, wait_for
 from fixtures.workload import deploy
@@ -23,6 +25,8 @@ pytestmark = [pytest.mark.cluster, pytest.mark.disruptive, pytest.mark.slow]
 
 EVICTION_SECONDS = 10
 VICTIM = "mongo-1"
+# Acknowledged writes wanted before the fault, and again after recovery.
+LEDGER_WRITES = 20
 
 
 def record_timing(record_property, timeouts, durations):
@@ -41,14 +45,22 @@ def failure(request, cluster, settings, workload_image, timeouts, progress) -> N
     with scenario_namespace(request, cluster, settings, timeouts, runtime=True) as (ns, rec):
         wl = deploy(cluster.api, ns, workload_spec(settings, workload_image, eviction_seconds=EVICTION_SECONDS))
         node = wl.wait_ready(timeouts)[VICTIM].spec.node_name
+        prepare_workload(cluster.kubectl, cluster.kubeconfig, wl, timeouts)
         try:
             fault = fault_for(cluster, kind, node, settings.allow_disruptive, settings.node_fault_command)
         except SuiteError as exc:
             pytest.skip(str(exc))
-        result = node_failure(wl, fault, rec, timeouts, VICTIM)
+        # Writes go to the victim (or the replica set's primary) throughout.
+        with WorkloadLedger(cluster.kubectl, cluster.kubeconfig, wl, VICTIM) as ledger:
+            ledger.wait_acked(LEDGER_WRITES, timeouts.mongo_ready)
+            result = node_failure(wl, fault, rec, timeouts, VICTIM)
+            # Writes resume once the identity serves again.
+            ledger.wait_acked(LEDGER_WRITES, timeouts.mongo_ready)
+        result.ledger = ledger.check(timeouts.pod_ready)
+        ledger.ledger.save(artifacts_dir(settings, f"failure[{kind}]") / "ledger.json")
         # The verdicts judge the scenario alone, not what later tests do to the cluster.
         result.timeline = rec.stop()
-        progress(f"failure[{kind}]: {result.durations}")
+        progress(f"failure[{kind}]: {result.durations}; writes: {result.ledger.summary()}")
         yield result
 
 
@@ -94,6 +106,16 @@ def test_returning_node_ends_the_old_pod_and_the_identity_serves_its_data(failur
         f"STS-AMO-006: {failure.victim} came back on {failure.replacement.node}, not on its data's node {failure.node}"
     assert failure.marker_read == failure.marker_written, \
         f"STS-AMO-006: {failure.victim} reads {failure.marker_read!r} after the node returned, wrote {failure.marker_written!r}"
+
+
+@pytest.mark.conformance(id="STS-DATA-001")
+def test_no_acknowledged_write_is_lost(failure, record_property):
+    """no acknowledged write is lost: every write the server acknowledged (with the strongest write concern it
+    supports) during a disruption is held afterwards by every member that must hold it"""
+    verdict = failure.ledger
+    record_property("ledger", verdict.summary())
+    assert verdict.acked > 0, f"STS-DATA-001: no write was acknowledged, so nothing was checked: {verdict.summary()}"
+    assert verdict.ok, f"STS-DATA-001: {failure.fault} on {failure.node}: {verdict.summary()}"
 
 
 # --- the ways out of a stuck pod -------------------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.chaos.runner import judge_journal, ledger_verdict, load_experiment, method_output, run_experiment
+from fixtures.chaos.runner import chaos_env, judge_journal, ledger_verdict, load_experiment, method_output, run_experiment
 from fixtures.chaos.session import disturbs_nodes
 from fixtures.options import settings_from
 from fixtures.plugin import artifacts_dir, skip_unless_disruption_allowed
@@ -42,18 +42,7 @@ def experiment(request, cluster, settings, workload_image, timeouts, progress):
     if disturbs_nodes(doc):
         skip_unless_disruption_allowed(cluster, settings)
     out = artifacts_dir(settings, f"chaos[{path.stem}]")
-    env = {
-        "KUBECONFIG": str(cluster.kubeconfig),
-        "STS_KUBECTL": cluster.kubectl,
-        "STS_PROFILE": settings.profile,
-        "STS_WORKLOAD_IMAGE": workload_image,
-        "STS_ALLOW_DISRUPTIVE": "1" if (cluster.kind and cluster.owned) or settings.allow_disruptive else "0",
-        "STS_NODE_FAULT_COMMAND": settings.node_fault_command or "",
-        "STS_TIMEOUT_SCALE": str(settings.timeout_scale),
-        "STS_WORKLOAD_DEFECT": settings.defect or "",
-        "STS_CHAOS_ARTIFACTS": str(out),
-        "STS_REPORTS_DIR": str(settings.reports_dir),
-    }
+    env = chaos_env(cluster, settings, workload_image, out)
     progress(f"chaos run {path.name} ...")
     run = run_experiment(path, env, out, RUN_BUDGET_S * settings.timeout_scale)
     status = (run.journal or {}).get("status", "no journal")

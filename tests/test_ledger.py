@@ -128,3 +128,11 @@ def test_writer_records_network_errors_as_unknown_and_reconnects():
     assert check_ledger(led, {"mongo-1": coll.held}).ok
     # Had #5 been lost after it was acknowledged, the check must say so.
     assert not check_ledger(led, {"mongo-1": coll.held - {5}}).ok
+
+
+def test_a_write_in_flight_while_members_are_read_is_not_a_phantom():
+    # #4 was sent (and applied) but its answer had not arrived when the members were read.
+    led = ledger((1, ACKED, "mongo-1"), (2, ACKED, "mongo-1"), (3, ACKED, "mongo-1"))
+    led.sent_through = 4
+    assert check_ledger(led, {"mongo-1": {1, 2, 3, 4}}).ok
+    assert check_ledger(led, {"mongo-1": {1, 2, 3, 4, 5}}).phantom == [(5, "mongo-1")]

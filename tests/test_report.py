@@ -78,3 +78,24 @@ def test_chart_segments_follow_each_pod_and_node_state():
     h._add("node", "MODIFIED", "n1", {"ready": "True"})
     segs = [(s.row, s.state) for s in segments(h.tl)]
     assert segs == [("mongo-0", "Pending"), ("mongo-0", "Ready"), ("mongo-0", "Terminating"), ("node n1", "NotReady")]
+
+
+def test_chaos_journals_are_attached_to_every_report(tmp_path):
+    from pathlib import Path
+
+    recorded = Path(__file__).parent / "data" / "journal-node-freeze.json"
+    run_dir = tmp_path / "artifacts" / "chaos_node-freeze"
+    run_dir.mkdir(parents=True)
+    (run_dir / "journal.json").write_text(recorded.read_text())
+    paths = write_reports(sample(), {"profile": "stand-in"}, tmp_path)
+    doc = json.loads(paths["json"].read_text())
+    validate(doc)
+    [entry] = doc["chaos"]
+    assert entry["status"] == "completed" and entry["hypothesis_before"] and entry["hypothesis_after"]
+    assert "freeze-node-of-victim: succeeded" in entry["activities"]
+    assert entry["rollbacks"] == ["restore-every-node-fault: succeeded"]
+    assert "acknowledged" in entry["ledger"]
+    html = paths["html"].read_text()
+    assert "<h2>Chaos experiments</h2>" in html and "chaos_node-freeze/journal.json</summary>" in html
+    # The whole journal is on the page.
+    assert "a-primary-serves-elsewhere" in html and "sts_conformance" in html
