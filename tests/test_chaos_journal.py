@@ -133,3 +133,21 @@ def test_settings_come_from_configuration_then_environment():
 def test_bad_settings_are_one_line(conf, message):
     with pytest.raises(SuiteError, match=message):
         Settings.from_configuration({"workload_image": "x", **conf}, {})
+
+
+def test_chaos_run_without_a_cluster_stops_with_one_line(tmp_path):
+    import subprocess
+
+    from fixtures.chaos.runner import chaos_command, child_env
+
+    env = child_env({"KUBECONFIG": str(tmp_path / "missing"), "STS_PROFILE": "stand-in", "STS_WORKLOAD_IMAGE": "x"})
+    proc = subprocess.run(chaos_command(ROOT / "chaos" / "pod-deletion.yaml", tmp_path), cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out[-2000:]
+    assert f"sts-conformance: kubeconfig {tmp_path / 'missing'} does not exist; set KUBECONFIG" in out, out[-2000:]
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert journal["status"] == "interrupted"
+    # The rollbacks still ran, and said there was nothing to undo.
+    assert [r["status"] for r in journal["rollbacks"]] == ["succeeded"]
+    assert "did not start" in journal["rollbacks"][0]["output"]["why"]
