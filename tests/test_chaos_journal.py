@@ -151,3 +151,8 @@ def test_chaos_run_without_a_cluster_stops_with_one_line(tmp_path):
     # The rollbacks still ran, and said there was nothing to undo.
     assert [r["status"] for r in journal["rollbacks"]] == ["succeeded"]
     assert "did not start" in journal["rollbacks"][0]["output"]["why"]
+
+
+def test_final_checks_that_could_not_run_fail(journal):
+    journal["sts_conformance"]["error"] = "WaitTimeout: timed out after 240s waiting for all nodes Ready"
+    assert any("final checks could not run: WaitTimeout" in p for p in judge_journal(journal).problems)
