@@ -1,6 +1,6 @@
 import pytest
 
-from fixtures.timeouts import Timeouts
+from fixtures.timeouts import WINDOWS, Timeouts, amo_hold_for, node_monitor_grace_s
 
 
 def test_one_factor_scales_every_budget():
@@ -8,9 +8,33 @@ def test_one_factor_scales_every_budget():
     double = Timeouts.scaled(2.0).as_dict()
     assert base.keys() == double.keys()
     assert all(double[k] == 2 * base[k] for k in base)
+    half = Timeouts.scaled(0.5).as_dict()
+    assert all(half[k] == 0.5 * base[k] for k in base if k not in WINDOWS)
 
 
 @pytest.mark.parametrize("bad", [0, -1, float("nan")])
 def test_scale_must_be_positive(bad):
     with pytest.raises(ValueError, match="positive"):
         Timeouts.scaled(bad)
+
+
+def test_a_smaller_scale_shortens_waits_but_never_windows():
+    base, small = Timeouts.scaled(1.0), Timeouts.scaled(0.2)
+    assert small.pod_ready == pytest.approx(0.2 * base.pod_ready)
+    # How long something must NOT happen: a shorter window shows less.
+    assert (small.amo_hold, small.halt_window) == (base.amo_hold, base.halt_window)
+
+
+def test_the_hold_follows_the_clusters_own_timing():
+    t = Timeouts.scaled(0.2)
+    # kind config here: 20s grace, 10s toleration, 10s termination grace.
+    assert amo_hold_for(t, 20, 10, 10) == 40
+    # Upstream defaults (50s grace) with the same pods: longer, whatever the table says.
+    assert amo_hold_for(t, 50, 10, 10) == 70
+    assert amo_hold_for(t, node_monitor_grace_s({"node-monitor-grace-period": "40s"}), 300, 30) == 350
+
+
+def test_the_grace_period_comes_from_the_facts_or_the_upstream_default():
+    assert node_monitor_grace_s({"node-monitor-grace-period": "20s"}) == 20
+    assert node_monitor_grace_s({"node-monitor-grace-period": "1m30s"}) == 90
+    assert node_monitor_grace_s("not visible (managed control plane) or defaults") == 50
