@@ -137,7 +137,9 @@ def test_a_saved_timeline_loads_back_identically(tmp_path):
 
 
 def runtime(h, node, state="up", **running):
-    return h._add("runtime", "SAMPLE", node, {"state": state, "running": running})
+    """A runtime sample of `node`: `running` is given as name=uid, recorded
+    as the sampler records it, {uid: name}."""
+    return h._add("runtime", "SAMPLE", node, {"state": state, "running": {u: n for n, u in running.items()}})
 
 
 def frozen_node_force_delete(confirmed: bool):
@@ -156,7 +158,7 @@ def test_force_delete_while_the_node_is_frozen_is_caught():
     # but the frozen node still runs the old pod when the new one starts.
     v = inv.overlapping_identities(frozen_node_force_delete(confirmed=False).tl)
     assert len(v) == 1
-    assert "u1: deleted unconfirmed, presumed running on n1; u1b: API Running" in str(v[0])
+    assert "u1: last seen running on n1 by its runtime" in str(v[0]) and "u1b: API Running" in str(v[0])
 
 
 def test_a_termination_the_kubelet_confirmed_clears_the_old_runtime_state():
@@ -182,7 +184,7 @@ def test_force_delete_of_a_pod_the_runtime_never_saw_is_presumed_running():
     h.terminating("mongo-1", "u1").deleted("mongo-1", "u1", force=True)
     h.pod("mongo-1", "u1b", node="n2").ready("mongo-1", "u1b", node="n2")
     v = inv.overlapping_identities(h.tl)
-    assert len(v) == 1 and "u1: deleted unconfirmed, presumed running on n1" in str(v[0])
+    assert len(v) == 1 and "u1: force-deleted unconfirmed, presumed running on n1" in str(v[0])
 
 
 def test_a_later_sample_without_the_pod_ends_the_presumption():
@@ -192,3 +194,88 @@ def test_a_later_sample_without_the_pod_ends_the_presumption():
     runtime(h, "n1")  # the node is back and runs nothing of mongo-1
     h.pod("mongo-1", "u1b", node="n2").ready("mongo-1", "u1b", node="n2")
     assert inv.overlapping_identities(h.tl) == []
+
+
+def test_a_force_deleted_pod_still_running_on_a_cut_off_node_is_caught():
+    # The split-brain probe: the network cut leaves the old pod running and
+    # the runtime, asked through Docker, keeps seeing it while the
+    # replacement runs elsewhere.
+    h = ordered_startup()
+    h.ready("mongo-1", "u1", node="n1")
+    runtime(h, "n1", **{"mongo-1": "u1"})
+    h.mark("fault network-cut on n1").terminating("mongo-1", "u1")
+    h.deleted("mongo-1", "u1", force=True)
+    runtime(h, "n1", **{"mongo-1": "u1"})  # still running after the delete
+    h.pod("mongo-1", "u1b", node="n4").ready("mongo-1", "u1b", node="n4")
+    v = inv.overlapping_identities(h.tl)
+    assert len(v) == 1 and v[0].subject == "mongo-1"
+    assert "u1: running on n1 per its runtime" in v[0].what and "u1b: API Running" in v[0].what
+
+
+def test_only_the_runtime_shows_the_second_pod_after_the_api_said_the_old_one_stopped():
+    # The API last reported the old pod's containers stopped (a stale or
+    # lying status); a sample taken after that still shows it running.
+    h = ordered_startup()
+    h.ready("mongo-1", "u1", node="n1")
+    h.pod("mongo-1", "u1", phase="Running", node="n1", containers_running=False)
+    h.deleted("mongo-1", "u1")  # graceful, as far as the API knows
+    h.pod("mongo-1", "u1b", node="n4").ready("mongo-1", "u1b", node="n4")
+    runtime(h, "n1", **{"mongo-1": "u1"})
+    v = inv.overlapping_identities(h.tl)
+    assert len(v) == 1 and "u1: running on n1 per its runtime" in v[0].what
+
+
+def test_a_sample_taken_before_the_api_confirmed_the_stop_is_stale():
+    h = ordered_startup()
+    runtime(h, "n1", **{"mongo-1": "u1"})
+    h.pod("mongo-1", "u1", phase="Running", node="n1", containers_running=False)
+    h.deleted("mongo-1", "u1")
+    h.pod("mongo-1", "u1b", node="n1").ready("mongo-1", "u1b", node="n1")
+    assert inv.overlapping_identities(h.tl) == []
+
+
+def test_two_uids_of_one_name_on_one_node_are_two_pods():
+    h = ordered_startup()
+    h._add("runtime", "SAMPLE", "n1", {"state": "up", "running": {"ua": "mongo-7", "ub": "mongo-7"}})
+    v = inv.overlapping_identities(h.tl)
+    assert v and "ua: running on n1" in v[0].what and "ub: running on n1" in v[0].what
+
+
+def test_an_unobservable_node_keeps_what_it_ran_last():
+    h = ordered_startup()
+    runtime(h, "n1", **{"mongo-7": "u7"})
+    runtime(h, "n1", state="unobservable")
+    h.pod("mongo-7", "u7b", node="n2").ready("mongo-7", "u7b", node="n2")
+    v = inv.overlapping_identities(h.tl)
+    assert v and "u7: last seen running on n1 by its runtime" in v[0].what
+
+
+def test_a_window_with_a_recording_gap_is_not_judged():
+    from fixtures.errors import CannotJudge
+
+    h = ordered_startup()
+    start = h.mark("fault").tl.entries[-1].seq
+    h._add("gap", "OPEN", "pod", {"why": "watch error 500", "lost": False})
+    h._add("gap", "CLOSE", "pod", {"lost": False})
+    end = h.mark("restore").tl.entries[-1].seq
+    with pytest.raises(CannotJudge, match=r"STS-AMO-002: the recording has 1 gap\(s\) in the judged window \(pod #"):
+        inv.judge_window("STS-AMO-002", h.tl, [], start, end)
+    # Outside the window the gap does not matter.
+    inv.judge_window("STS-AMO-002", h.tl, [], end, None)
+
+
+def test_a_gap_never_closed_reaches_the_end():
+    h = ordered_startup()
+    h._add("gap", "OPEN", "runtime", {"why": "sampler failed", "lost": False})
+    h.mark("later")
+    [gap] = h.tl.gaps(start=h.tl.entries[-1].seq)
+    assert gap["to_seq"] is None and gap["stream"] == "runtime"
+
+
+def test_runtime_evidence_names_what_a_verdict_rests_on():
+    h = ordered_startup()
+    assert inv.runtime_evidence(h.tl).startswith("API pod states only")
+    runtime(h, "n1", **{"mongo-1": "u1"})
+    runtime(h, "n1", state="unobservable")
+    text = inv.runtime_evidence(h.tl)
+    assert "2 runtime sample changes of 1 nodes" in text and "n1 unobservable" in text
