@@ -3,7 +3,7 @@
 import pytest
 
 from fixtures.catalogue import must
-from fixtures.dns import per_pod_names, wait_resolves_to
+from fixtures.dns import per_pod_names, wait_record_refreshed, wait_resolves_to
 
 pytestmark = pytest.mark.cluster
 
@@ -39,5 +39,8 @@ def test_recreated_pods_name_resolves_to_its_new_ip(cluster, recreation, timeout
     record_property("old_ip", r.old.ip)
     record_property("new_ip", r.new.ip)
     record_property("ip_changed", r.old.ip != r.new.ip)
-    for name in per_pod_names(r.victim, wl.service, wl.namespace):
-        wait_resolves_to(cluster.api, wl.namespace, observer, name, r.new.ip, timeouts.dns_answer, "STS-DNS-002")
+    record_property("old_uid", r.old.uid)
+    record_property("new_uid", r.new.uid)
+    rests_on = wait_record_refreshed(cluster.api, wl.namespace, wl.service, observer, r.old, r.new,
+                                     per_pod_names(r.victim, wl.service, wl.namespace), timeouts.dns_answer)
+    record_property("rests_on", rests_on)

@@ -1,10 +1,10 @@
 """The workload serves the MongoDB wire protocol on every identity."""
 
-import secrets
+import dataclasses
 
 import pytest
 
-from fixtures.mongo import direct_client, wait_serving
+from fixtures.mongo import direct_client, pod_client, wire_roundtrip
 from fixtures.portforward import port_forward
 
 pytestmark = pytest.mark.cluster
@@ -14,18 +14,21 @@ pytestmark = pytest.mark.cluster
 def test_every_pod_serves_reads_and_writes_on_its_own_address(cluster, seed_workload, timeouts, record_property):
     """every pod of the workload serves MongoDB wire-protocol reads and writes on its own address"""
     wl = seed_workload
-    servers = {}
-    for pod in wl.pod_names():
-        with port_forward(cluster.kubectl, cluster.kubeconfig, wl.namespace, pod, 27017, timeouts.port_forward) as port:
-            caps = wait_serving(port, timeouts.mongo_ready)
-            servers[pod] = caps.server
-            marker = {"_id": secrets.token_hex(8), "written_to": pod}
-            with direct_client(port) as client:
-                coll = client["sts_conformance"]["roundtrip"]
-                coll.insert_one(dict(marker))
-                back = coll.find_one({"_id": marker["_id"]})
-            assert back == marker, f"STS-WIRE-001: {pod} returned {back!r} for the document just written {marker!r}"
-    record_property("servers", servers)
+    # The write concern waits for every member; a quarter of the budget leaves
+    # the rest for the reads that show which member lags.
+    write_timeout_ms = int(timeouts.mongo_ready * 250)
+
+    def open_client(pod):
+        # The socket must outlast the server's own wtimeout, or a slow member
+        # would look like a lost connection instead of an unmet write concern.
+        return pod_client(cluster.kubectl, cluster.kubeconfig, wl.namespace, pod, timeouts,
+                          timeout_ms=write_timeout_ms + 5000)
+
+    trip = wire_roundtrip(wl.pod_names(), open_client, wl.capabilities.replication, timeouts.mongo_ready,
+                          write_timeout_ms)
+    record_property("servers", {pod: m.server for pod, m in trip.members.items()})
+    record_property("write", trip.write)
+    record_property("members", {pod: dataclasses.asdict(m) for pod, m in trip.members.items()})
 
 
 @pytest.mark.conformance(id="STS-WIRE-002")
