@@ -9,6 +9,7 @@ only ordering is under test here.
 import pytest
 
 from fixtures import invariants as inv
+from fixtures.errors import CannotJudge
 from fixtures.kube import pod_ready
 from fixtures.wait import Observation, hold_for
 
@@ -33,7 +34,7 @@ def test_ordered_ready_creates_each_pod_only_after_its_predecessors_are_ready(ma
     tl = recorder.snapshot()
     # The checker can only judge creations it saw: all of them must be there.
     assert created_names(tl) == wl.pod_names(), f"STS-ORD-001: recorded creations {created_names(tl)}"
-    inv.require("STS-ORD-001", inv.ordered_creation(tl))
+    inv.judge_window("STS-ORD-001", tl, inv.ordered_creation(tl), streams=("pod",))
 
 
 @pytest.mark.conformance(id="STS-ORD-002")
@@ -60,7 +61,7 @@ def test_ordered_ready_halts_scaling_while_a_pod_is_unready(make_workload, recor
     tl = recorder.snapshot()
     assert created_names(tl, start) == ["mongo-3", "mongo-4"], f"STS-ORD-002: creations after the scale: {created_names(tl, start)}"
     assert all(e.seq > resumed for e in inv.creations(tl, start=start)), "STS-ORD-002: a pod was created before the gate reopened"
-    inv.require("STS-ORD-002", inv.creations_while_unready(tl, start=start))
+    inv.judge_window("STS-ORD-002", tl, inv.creations_while_unready(tl, start=start), start, streams=("pod",))
 
 
 @pytest.mark.conformance(id="STS-ORD-003")
@@ -75,39 +76,56 @@ def test_ordered_ready_scales_down_from_the_highest_ordinal_one_at_a_time(make_w
     tl = recorder.snapshot()
     removed = [e.name for e in tl.of("pod") if e.seq > start and e.type == "DELETED"]
     assert removed == ["mongo-3", "mongo-2", "mongo-1"], f"STS-ORD-003: pods removed in the order {removed}"
-    inv.require("STS-ORD-003", inv.scale_down_order(tl, start=start))
+    inv.judge_window("STS-ORD-003", tl, inv.scale_down_order(tl, start=start), start, streams=("pod",))
+
+
+def all_created(names):
+    def check(pods):
+        missing = [n for n in names if n not in pods]
+        ready = sorted(n for n, p in pods.items() if pod_ready(p))
+        return not missing, f"created {sorted(pods)}, not yet {missing}; Ready: {ready or 'none'}"
+    return check
+
+
+def held_unready(wl, names, what):
+    """The readiness gates must still hold, or the check shows nothing."""
+    ready = [n for n in names if pod_ready(wl.pod(n))]
+    if ready:
+        raise CannotJudge(f"{what}: the readiness gate did not hold ({', '.join(ready)} Ready), so nothing was shown")
 
 
 @pytest.mark.conformance(id="STS-PAR-001")
-def test_parallel_creates_all_pods_without_waiting_for_readiness(make_workload, recorder, timeouts):
+def test_parallel_creates_all_pods_without_waiting_for_readiness(make_workload, recorder, timeouts, record_property):
     """with Parallel, all pods are created without waiting for predecessors to be Ready"""
     wl = make_workload(pod_management="Parallel", **VARIANT)
-    pods = wl.wait_running(wl.pod_names(), timeouts.pod_ready)
-    ready_now = [n for n, p in pods.items() if pod_ready(p)]
-    assert not ready_now, f"the readiness gate did not hold: {ready_now} Ready"
+    names = wl.pod_names()
+    # The guarantee itself: every pod appears while mongo-0 is held unready.
+    wl.wait_until(f"all of {', '.join(names)} created while none is Ready", all_created(names),
+                  timeouts.pod_recreated, guarantee="STS-PAR-001")
+    held_unready(wl, names, "STS-PAR-001")
     tl = recorder.snapshot()
-    assert sorted(created_names(tl)) == wl.pod_names(), f"STS-PAR-001: recorded creations {created_names(tl)}"
+    assert sorted(created_names(tl)) == names, f"STS-PAR-001: recorded creations {created_names(tl)}"
     # Every pod after the first was created while a predecessor was not Ready.
     waited = [e.name for e in inv.creations(tl) if e.name != "mongo-0"]
     unready = {v.subject for v in inv.creations_while_unready(tl)}
     assert set(waited) <= unready, f"STS-PAR-001: {sorted(set(waited) - unready)} were created only once predecessors were Ready"
+    record_property("evidence", f"{', '.join(waited)} created while their predecessors were held unready")
 
 
 @pytest.mark.conformance(id="STS-PAR-002")
-def test_parallel_scales_while_pods_are_unready(make_workload, recorder, timeouts):
+def test_parallel_scales_while_pods_are_unready(make_workload, recorder, timeouts, record_property):
     """with Parallel, scaling proceeds while pods are unready"""
     wl = make_workload(pod_management="Parallel", **VARIANT)
-    wl.wait_running(wl.pod_names(), timeouts.pod_ready)
-    for name in wl.pod_names():
-        wl.open_gate(name)
-    wl.wait_ready(timeouts)
+    wl.bring_up_in_order(timeouts)
     wl.close_gate("mongo-1")
     wl.wait_pod_ready("mongo-1", False, timeouts.pod_ready)
     start = recorder.mark("scale 3 -> 5 with mongo-1 unready").seq
     wl.scale(5)
-    wl.wait_running(["mongo-3", "mongo-4"], timeouts.pod_ready)
-    assert not pod_ready(wl.pod("mongo-1")), "mongo-1 became Ready during the scale: the check proves nothing"
+    wl.wait_until("mongo-3 and mongo-4 created while mongo-1 is unready", all_created(["mongo-3", "mongo-4"]),
+                  timeouts.pod_recreated, guarantee="STS-PAR-002")
+    held_unready(wl, ["mongo-1"], "STS-PAR-002")
     tl = recorder.snapshot()
     while_unready = {v.subject for v in inv.creations_while_unready(tl, start=start)}
     assert {"mongo-3", "mongo-4"} <= while_unready, \
         f"STS-PAR-002: creations after the scale {created_names(tl, start)}; made while a pod was unready: {sorted(while_unready)}"
+    record_property("evidence", "mongo-3 and mongo-4 created while mongo-1 was held unready")
