@@ -9,7 +9,8 @@ only ordering is under test here.
 import pytest
 
 from fixtures import invariants as inv
-from fixtures.errors import CannotJudge
+from fixtures.errors import CannotJudge, ConditionImpossible
+from fixtures.workload import environment_block
 from fixtures.kube import pod_ready
 from fixtures.wait import Observation, hold_for
 
@@ -32,6 +33,7 @@ def test_ordered_ready_creates_each_pod_only_after_its_predecessors_are_ready(ma
         wl.open_gate(name)
         wl.wait_pod_ready(name, True, timeouts.pod_ready)
     tl = recorder.snapshot()
+    inv.require_recording("STS-ORD-001", tl, streams=("pod",))
     # The checker can only judge creations it saw: all of them must be there.
     assert created_names(tl) == wl.pod_names(), f"STS-ORD-001: recorded creations {created_names(tl)}"
     inv.judge_window("STS-ORD-001", tl, inv.ordered_creation(tl), streams=("pod",))
@@ -59,6 +61,7 @@ def test_ordered_ready_halts_scaling_while_a_pod_is_unready(make_workload, recor
         wl.open_gate(name)
         wl.wait_pod_ready(name, True, timeouts.pod_ready)
     tl = recorder.snapshot()
+    inv.require_recording("STS-ORD-002", tl, start, streams=("pod",))
     assert created_names(tl, start) == ["mongo-3", "mongo-4"], f"STS-ORD-002: creations after the scale: {created_names(tl, start)}"
     assert all(e.seq > resumed for e in inv.creations(tl, start=start)), "STS-ORD-002: a pod was created before the gate reopened"
     inv.judge_window("STS-ORD-002", tl, inv.creations_while_unready(tl, start=start), start, streams=("pod",))
@@ -74,13 +77,17 @@ def test_ordered_ready_scales_down_from_the_highest_ordinal_one_at_a_time(make_w
     wl.wait_until("only mongo-0 left", lambda pods: (set(pods) == {"mongo-0"}, f"pods: {sorted(pods)}"),
                   timeouts.workload_ready)
     tl = recorder.snapshot()
+    inv.require_recording("STS-ORD-003", tl, start, streams=("pod",))
     removed = [e.name for e in tl.of("pod") if e.seq > start and e.type == "DELETED"]
     assert removed == ["mongo-3", "mongo-2", "mongo-1"], f"STS-ORD-003: pods removed in the order {removed}"
     inv.judge_window("STS-ORD-003", tl, inv.scale_down_order(tl, start=start), start, streams=("pod",))
 
 
-def all_created(names):
+def all_created(wl, names):
     def check(pods):
+        blocked = environment_block(wl, pods, absent=any(n not in pods for n in names))
+        if blocked:
+            raise ConditionImpossible(f"{', '.join(names)} created", blocked)
         missing = [n for n in names if n not in pods]
         ready = sorted(n for n, p in pods.items() if pod_ready(p))
         return not missing, f"created {sorted(pods)}, not yet {missing}; Ready: {ready or 'none'}"
@@ -100,10 +107,11 @@ def test_parallel_creates_all_pods_without_waiting_for_readiness(make_workload, 
     wl = make_workload(pod_management="Parallel", **VARIANT)
     names = wl.pod_names()
     # The guarantee itself: every pod appears while mongo-0 is held unready.
-    wl.wait_until(f"all of {', '.join(names)} created while none is Ready", all_created(names),
+    wl.wait_until(f"all of {', '.join(names)} created while none is Ready", all_created(wl, names),
                   timeouts.pod_recreated, guarantee="STS-PAR-001")
     held_unready(wl, names, "STS-PAR-001")
     tl = recorder.snapshot()
+    inv.require_recording("STS-PAR-001", tl, streams=("pod",))
     assert sorted(created_names(tl)) == names, f"STS-PAR-001: recorded creations {created_names(tl)}"
     # Every pod after the first was created while a predecessor was not Ready.
     waited = [e.name for e in inv.creations(tl) if e.name != "mongo-0"]
@@ -121,10 +129,11 @@ def test_parallel_scales_while_pods_are_unready(make_workload, recorder, timeout
     wl.wait_pod_ready("mongo-1", False, timeouts.pod_ready)
     start = recorder.mark("scale 3 -> 5 with mongo-1 unready").seq
     wl.scale(5)
-    wl.wait_until("mongo-3 and mongo-4 created while mongo-1 is unready", all_created(["mongo-3", "mongo-4"]),
+    wl.wait_until("mongo-3 and mongo-4 created while mongo-1 is unready", all_created(wl, ["mongo-3", "mongo-4"]),
                   timeouts.pod_recreated, guarantee="STS-PAR-002")
     held_unready(wl, ["mongo-1"], "STS-PAR-002")
     tl = recorder.snapshot()
+    inv.require_recording("STS-PAR-002", tl, start, streams=("pod",))
     while_unready = {v.subject for v in inv.creations_while_unready(tl, start=start)}
     assert {"mongo-3", "mongo-4"} <= while_unready, \
         f"STS-PAR-002: creations after the scale {created_names(tl, start)}; made while a pod was unready: {sorted(while_unready)}"

@@ -18,7 +18,9 @@ class H:
 
     def pod(self, name, uid, phase="Pending", ready=False, deleting=False, node="n1", type_=None, **extra):
         new = uid not in self.state
-        data = {"uid": uid, "phase": phase, "ready": ready, "deleting": deleting, "node": node, **extra}
+        # As the recorder's pod_summary: containers run only once the pod is Running.
+        data = {"uid": uid, "phase": phase, "ready": ready, "deleting": deleting, "node": node,
+                "containers_running": phase == "Running", **extra}
         self.state[uid] = data
         return self._add("pod", type_ or ("ADDED" if new else "MODIFIED"), name, data)
 

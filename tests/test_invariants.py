@@ -279,3 +279,56 @@ def test_runtime_evidence_names_what_a_verdict_rests_on():
     runtime(h, "n1", state="unobservable")
     text = inv.runtime_evidence(h.tl)
     assert "2 runtime sample changes of 1 nodes" in text and "n1 unobservable" in text
+
+
+def test_a_graceful_delete_confirms_termination_and_a_force_delete_does_not():
+    h = ordered_startup()
+    h.ready("mongo-1", "u1", node="n1")
+    runtime(h, "n1", **{"mongo-1": "u1"})
+    h.deleted("mongo-1", "u1", force=True)
+    assert inv.termination_confirmed(h.tl, "u1") is None
+    gone = runtime(h, "n1").tl.entries[-1].seq  # a later sample without it
+    assert inv.termination_confirmed(h.tl, "u1") == gone
+    g = ordered_startup()
+    deleted = g.deleted("mongo-2", "u2").tl.entries[-1].seq
+    assert inv.termination_confirmed(g.tl, "u2") == deleted
+
+
+def sample(h, node, asked_at_seq=None, **running):
+    """A runtime sample as the recorder writes it, asked at `asked_at_seq`."""
+    data = {"state": "up", "running": {u: n for n, u in running.items()}}
+    data["asked_at_seq"] = len(h.tl.entries) if asked_at_seq is None else asked_at_seq
+    return h._add("runtime", "SAMPLE", node, data)
+
+
+def test_the_normal_replacement_on_the_same_node_is_not_an_overlap():
+    # A correct cluster: pod deleted gracefully, its kubelet reports the
+    # stop, the replacement starts on the same node before the next sample.
+    h = H().pod("mongo-1", "u1").ready("mongo-1", "u1")
+    sample(h, "n1", **{"mongo-1": "u1"})
+    h.terminating("mongo-1", "u1")
+    h.pod("mongo-1", "u1", phase="Running", deleting=True, containers_running=False)
+    h.deleted("mongo-1", "u1")
+    h.pod("mongo-1", "u1b").ready("mongo-1", "u1b")
+    assert inv.overlapping_identities(h.tl) == []
+
+
+def test_a_sample_asked_before_the_stop_report_but_written_after_it_is_stale():
+    h = H().pod("mongo-1", "u1").ready("mongo-1", "u1")
+    asked = len(h.tl.entries)
+    h.pod("mongo-1", "u1", phase="Running", containers_running=False).deleted("mongo-1", "u1")
+    h.pod("mongo-1", "u1b").ready("mongo-1", "u1b")
+    sample(h, "n1", asked_at_seq=asked, **{"mongo-1": "u1"})  # docker exec returned late
+    assert inv.overlapping_identities(h.tl) == []
+
+
+def test_a_pod_marked_failed_and_force_deleted_that_still_runs_is_caught():
+    # A pod garbage collector marks the old pod Failed and deletes it while
+    # the cut-off node still runs it; a sample asked afterwards shows it.
+    h = H().pod("mongo-1", "u1").ready("mongo-1", "u1")
+    sample(h, "n1", **{"mongo-1": "u1"})
+    h.pod("mongo-1", "u1", phase="Failed", deleting=True).deleted("mongo-1", "u1")
+    h.pod("mongo-1", "u1b", node="n4").ready("mongo-1", "u1b", node="n4")
+    sample(h, "n1", **{"mongo-1": "u1"})
+    v = inv.overlapping_identities(h.tl)
+    assert v and "u1: running on n1 per its runtime" in v[0].what
