@@ -27,6 +27,8 @@ def test_every_pod_resolves_by_its_stable_name_to_its_own_ip(cluster, seed_workl
     assert len(set(answers.values())) == len(wl.pod_names()), \
         f"STS-DNS-001: {must('STS-DNS-001')}; answers were {answers}"
     record_property("dns_answers", answers)
+    record_property("evidence", f"{len(answers)} names of {len(wl.pod_names())} pods each resolved from {observer} to "
+                                f"its own pod IP")
 
 
 @pytest.mark.conformance(id="STS-DNS-002")
@@ -44,3 +46,4 @@ def test_recreated_pods_name_resolves_to_its_new_ip(cluster, recreation, timeout
     rests_on = wait_record_refreshed(cluster.api, wl.namespace, wl.service, observer, r.old, r.new,
                                      per_pod_names(r.victim, wl.service, wl.namespace), timeouts.dns_answer)
     record_property("rests_on", rests_on)
+    record_property("evidence", rests_on)

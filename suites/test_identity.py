@@ -21,6 +21,8 @@ def test_recreated_pod_keeps_its_name_ordinal_and_hostname(recreation, record_pr
         f"STS-ID-001: pod-name label of the replacement is {new.labels.get('statefulset.kubernetes.io/pod-name')!r}"
     assert new.hostname_spec == old.name and r.hostname_inside == old.name, \
         f"STS-ID-001: hostname of {new.name} is {new.hostname_spec!r} in the spec and {r.hostname_inside!r} inside"
+    record_property("evidence", f"{old.name} recreated (UID {old.uid[:8]} -> {new.uid[:8]}) with its name, ordinal "
+                                f"label, pod-name label and hostname")
 
 
 @pytest.mark.conformance(id="STS-ID-002")
@@ -31,6 +33,8 @@ def test_data_on_a_pods_own_storage_survives_its_deletion(recreation, record_pro
     written = r.markers_written[r.victim]
     read = r.markers_read.get(r.new.name)
     record_property("storage", r.workload.spec.storage)
+    record_property("evidence", f"marker file and unreplicated local document written to {r.victim} read back by its "
+                                f"replacement ({r.workload.spec.storage})")
     assert read == written, (f"STS-ID-002: marker file on {r.victim}'s volume was {written!r} before deletion, "
                              f"the replacement {r.new.name} reads {read!r}")
     # The `local` database is never replicated: only the pod's own volume can hold it.

@@ -278,7 +278,7 @@ def test_runtime_evidence_names_what_a_verdict_rests_on():
     runtime(h, "n1", **{"mongo-1": "u1"})
     runtime(h, "n1", state="unobservable")
     text = inv.runtime_evidence(h.tl)
-    assert "2 runtime sample changes of 1 nodes" in text and "n1 unobservable" in text
+    assert "2 runtime samples of 1 nodes" in text and "n1 unobservable" in text
 
 
 def test_a_graceful_delete_confirms_termination_and_a_force_delete_does_not():

@@ -99,3 +99,32 @@ def test_chaos_journals_are_attached_to_every_report(tmp_path):
     assert "<h2>Chaos experiments</h2>" in html and "chaos_node-freeze/journal.json</summary>" in html
     # The whole journal is on the page.
     assert "a-primary-serves-elsewhere" in html and "sts_conformance" in html
+
+
+def test_incomplete_and_error_rows_say_why_in_every_format(tmp_path):
+    r = Results()
+    r.add(CaseResult("suites/test_at_most_one.py::t[crash]", "STS-AMO-001", "pass", label="crash",
+                     properties={"evidence": "no mongo-1 created during the crash"}))
+    r.add(CaseResult("suites/test_at_most_one.py::t[stop]", "STS-AMO-001", "skip", "needs --allow-disruptive",
+                     label="stop"))
+    r.add(CaseResult("suites/test_dns.py::a", "STS-DNS-001", "error", "the API answered 403 Forbidden"))
+    paths = write_reports(r, {"server_version": "v1.34.4"}, tmp_path)
+    doc = json.loads(paths["json"].read_text())
+    validate(doc)
+    row = doc["guarantees"]["STS-AMO-001"]
+    assert row["verdict"] == "incomplete"
+    assert row["not_run"] == {"stop": "skipped: needs --allow-disruptive", "freeze": "not selected in this run",
+                              "network-cut": "not selected in this run"}
+    assert doc["summary"]["incomplete"] == 1 and doc["summary"]["error"] == 1 and doc["summary"]["fail"] == 0
+    md = paths["md"].read_text()
+    assert "| STS-AMO-001 | incomplete |" in md and "stop skipped: needs --allow-disruptive" in md
+    assert "| STS-DNS-001 | error |" in md and "403 Forbidden" in md
+    html = paths["html"].read_text()
+    assert "INCOMPLETE</td>" in html and "ERROR</td>" in html
+
+
+def test_a_pass_says_what_it_rests_on():
+    r = Results()
+    r.add(CaseResult("suites/test_dns.py::a", "STS-DNS-001", "pass", properties={"evidence": "3 names, 3 own IPs"}))
+    row = r.by_id()["STS-DNS-001"]
+    assert row["verdict"] == "pass" and row["evidence"] == ["3 names, 3 own IPs"]
