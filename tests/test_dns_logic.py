@@ -17,6 +17,8 @@ from fixtures.dns import endpoint_slices, judge_recreated_record, wait_record_re
 from fixtures.errors import GuaranteeTimeout, WaitTimeout
 from fixtures.scenarios import PodFacts
 
+from .clock import FakeClock
+
 NS = "sts-dns-recreation"
 OLD_UID = "0b6f1c3e-5d21-4d8e-9a0f-4e2b7c9d1a11"
 NEW_UID = "7a9d2e41-c3b8-4f62-8e15-2d6a0b4f9c22"
@@ -137,16 +139,6 @@ def test_the_other_address_familys_slice_is_not_read():
     assert judge_recreated_record(MOVED_OLD, MOVED_NEW, [v6, *data], {n: ("10.244.2.9",) for n in NAMES}) \
         .startswith("ip changed")
 
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def monotonic(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 @pytest.fixture

@@ -5,18 +5,8 @@ import pytest
 from fixtures.errors import CannotJudge, ConditionImpossible, GuaranteeTimeout, WaitTimeout
 from fixtures.wait import Observation, hold_for, wait_for
 
+from .clock import FakeClock
 
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps = []
-
-    def monotonic(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def test_returns_the_first_observation_that_holds():

@@ -16,16 +16,8 @@ from pymongo.errors import AutoReconnect, NotPrimaryError, OperationFailure, Wri
 from fixtures.errors import CannotJudge, SuiteError
 from fixtures.mongo import WIRE_COLLECTION, WIRE_DB, wire_roundtrip
 
+from .clock import FakeClock
 
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def monotonic(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 class FakeServer:
