@@ -43,6 +43,7 @@ def test_recreated_pods_name_resolves_to_its_new_ip(cluster, recreation, timeout
     record_property("ip_changed", r.old.ip != r.new.ip)
     record_property("old_uid", r.old.uid)
     record_property("new_uid", r.new.uid)
+    record_property("dns_before_deletion", "; ".join(f"{k} -> {v}" for k, v in r.dns_before.items()))
     rests_on = wait_record_refreshed(cluster.api, wl.namespace, wl.service, observer, r.old, r.new,
                                      per_pod_names(r.victim, wl.service, wl.namespace), timeouts.dns_answer)
     record_property("rests_on", rests_on)

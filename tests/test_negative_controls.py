@@ -9,11 +9,11 @@ code users run.
 import json
 import re
 import subprocess
-import sys
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
+from fixtures.child import run_child
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,27 +21,8 @@ pytestmark = pytest.mark.cluster
 
 
 def run_suite(cluster, settings, workload_image, tmp_path, suite: str, *extra: str):
-    junit = tmp_path / "junit.xml"
-    cmd = [sys.executable, "-m", "pytest", suite, "-p", "no:cacheprovider", "-q",
-           "--cluster=existing", f"--kubeconfig={cluster.kubeconfig}", f"--kind-kubectl-bin={cluster.kubectl}",
-           f"--profile={settings.profile}", f"--workload-image={workload_image}",
-           f"--reports-dir={tmp_path / 'reports'}", f"--junitxml={junit}", *extra]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
-    cases = {}
-    if junit.exists():
-        for case in ET.parse(junit).iter("testcase"):
-            props = {p.get("name"): p.get("value") for p in case.iter("property")}
-            outcome = "passed"
-            for tag in ("failure", "error", "skipped"):
-                el = case.find(tag)
-                if el is not None:
-                    outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
-                    outcome_msg = (el.get("message") or "") + (el.text or "")
-                    break
-            else:
-                outcome_msg = ""
-            cases[case.get("name")] = (props.get("conformance_id"), outcome, outcome_msg)
-    return proc, cases
+    run = run_child(cluster, settings.profile, workload_image, tmp_path, [suite], *extra)
+    return run.proc, run.cases
 
 
 def test_dns_check_fails_when_pods_are_not_published_in_dns(cluster, settings, workload_image, tmp_path):
