@@ -103,21 +103,6 @@ def test_identity_checks_fail_for_pods_without_stable_identity(cluster, settings
     assert_reason(cases, name_check, " came back as mongo-")
 
 
-def test_ordering_checks_fail_when_the_controller_does_not_wait(cluster, settings, workload_image, tmp_path):
-    proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_pod_management.py",
-                            "--workload-defect=policy-parallel", "-k", "ordered_ready", "--timeout-scale=0.3")
-    assert_failed(proc, cases, {
-        "test_ordered_ready_creates_each_pod_only_after_its_predecessors_are_ready": "STS-ORD-001",
-        "test_ordered_ready_halts_scaling_while_a_pod_is_unready": "STS-ORD-002",
-        "test_ordered_ready_scales_down_from_the_highest_ordinal_one_at_a_time": "STS-ORD-003",
-    })
-    assert_reason(cases, "test_ordered_ready_creates_each_pod_only_after_its_predecessors_are_ready",
-                  "STS-ORD-001 violated: with OrderedReady, pod N is created only after")
-    assert_reason(cases, "test_ordered_ready_halts_scaling_while_a_pod_is_unready", "STS-ORD-002: the scale moved within")
-    assert_reason(cases, "test_ordered_ready_scales_down_from_the_highest_ordinal_one_at_a_time",
-                  "STS-ORD-003: pods removed in the order")
-
-
 def test_parallel_checks_fail_when_the_controller_waits(cluster, settings, workload_image, tmp_path):
     proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_pod_management.py",
                             "--workload-defect=policy-ordered", "-k", "parallel", "--timeout-scale=0.2")
