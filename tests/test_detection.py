@@ -159,4 +159,18 @@ def test_reports_show_each_cell_and_every_red_one(tmp_path):
     md = paths[1].read_text()
     assert "| unmutated | unmutated | ✓ PASS |" in md and "| stale-dns | mutant | ✗ PASS |" in md
     assert "**red**: stale-dns not caught" in md
-    assert 'class="red"' in paths[2].read_text()
+    page = paths[2].read_text()
+    assert "background:#f7c4c4" in page and "<li>stale-dns not caught by STS-DNS-002: it read PASS</li>" in page
+
+
+def test_the_conformance_page_shows_this_runs_matrix_only(tmp_path):
+    from fixtures.report import write_html
+
+    r = row("stale-dns")
+    write_reports([RowResult(r, judge_row(r, {"STS-DNS-002": g("fail", "x")}), 80, 1)], {}, tmp_path)
+    generated = json.loads((tmp_path / "detection.json").read_text())["generated"]
+    doc = {"cluster": {}, "guarantees": {}, "summary": {}, "suite": {"version": "0"}, "finished": "-"}
+    page = write_html({**doc, "started": generated}, tmp_path / "artifacts", tmp_path / "c.html").read_text()
+    assert "<h2>Detection matrix</h2>" in page and "for another reason than stale-dns causes" in page
+    later = write_html({**doc, "started": "9999"}, tmp_path / "artifacts", tmp_path / "c.html").read_text()
+    assert "Detection matrix" not in later
