@@ -74,3 +74,13 @@ def test_a_failed_go_build_names_the_step_and_its_log(tmp_path):
     assert log.exists()
     # A failed step leaves no half-made output that a later run could take for done.
     assert not list((tmp_path / "out").iterdir())
+
+
+def test_image_build_rejects_an_unknown_mutant_before_building_anything():
+    res = subprocess.run(["bash", str(BUILD), "--mutants", "ordered-as-parallel,no-such-mutant"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("images/build: error: no mutant 'no-such-mutant' (images/mutants/no-such-mutant.patch); "
+                               "choose from: no-identity ordered-as-parallel"), lines[0]
