@@ -52,6 +52,7 @@ def test_defect_is_caught_by_its_checks(row, matrix, cluster, settings, workload
     result = RowResult(row, {}, 0.0, None, artifacts=str(out))
     matrix.append(result)
     t0 = time.monotonic()
+    run = None
     try:
         swapped = mutant_in_place(cluster, mutant(row.mutant), progress) if row.mutant else contextlib.nullcontext()
         with swapped as swap:
@@ -59,16 +60,17 @@ def test_defect_is_caught_by_its_checks(row, matrix, cluster, settings, workload
                 result.swap = swap.evidence  # the restore adds its own evidence on the way out
             progress(f"matrix row {row.name}: pytest {' '.join(suites)} {' '.join(args)}")
             run = run_child(cluster, settings.profile, workload_image, out, suites, *args, timeout=2700)
-    except CannotJudge as exc:
-        result.error = f"{row.name}: could not run: {exc}"
+            result.exit_code = run.proc.returncode
+            # Judged before the restore: a restore that fails must not cost what the row saw.
+            result.cells = judge_row(row, run.guarantees)
+    except BaseException as exc:  # any way out of a row leaves its reason in the report
+        result.error = f"{row.name}: could not run: {type(exc).__name__}: {str(exc)[:500]}"
         raise
     finally:
         result.seconds = round(time.monotonic() - t0, 1)
-    result.exit_code = run.proc.returncode
     if not run.guarantees:
         result.error = f"{row.name}: the child session wrote no conformance report (exit {run.proc.returncode})"
         raise CannotJudge(f"{result.error}:\n{run.tail()}")
-    result.cells = judge_row(row, run.guarantees)
     progress(f"matrix row {row.name}: " + ", ".join(f"{cid} {c.observed}{' (red)' if c.red else ''}"
                                                      for cid, c in sorted(result.cells.items())))
     assert not result.red, "\n".join(result.red) + f"\n--- child session ({out}/pytest.log):\n{run.tail(2000)}"

@@ -121,6 +121,18 @@ def test_the_unmutated_row_is_red_wherever_a_check_does_not_pass():
     assert judge_row(r, {})["(none)"].red == "no check ran on the unmutated cluster"
 
 
+def test_the_unmutated_row_accepts_ids_whose_selected_cases_all_passed():
+    r = choose(["unsafe-gc"])[0]
+    one_kind = {"verdict": "incomplete", "reasons": [], "cases": [{"outcome": "pass"}],
+                "not_run": {"crash": "not selected in this run", "stop": "not selected in this run"}}
+    cell = judge_row(r, {"STS-AMO-001": one_kind})["STS-AMO-001"]
+    assert not cell.red and cell.observed == "pass" and "not selected here: crash, stop" in cell.reasons[0]
+    failed_one = {**one_kind, "cases": [{"outcome": "pass"}, {"outcome": "fail"}]}
+    assert judge_row(r, {"STS-AMO-001": failed_one})["STS-AMO-001"].red
+    skipped = {**one_kind, "not_run": {"crash": "skipped: needs --allow-disruptive"}}
+    assert judge_row(r, {"STS-AMO-001": skipped})["STS-AMO-001"].red
+
+
 def test_the_unmutated_row_runs_every_selection_of_the_rows_and_allows_faults_only_when_one_needs_them():
     full = choose(None)[0]
     assert set(full.runs) == {s for r in ROWS for s in r.runs}
@@ -128,7 +140,8 @@ def test_the_unmutated_row_runs_every_selection_of_the_rows_and_allows_faults_on
     assert "--allow-disruptive" not in choose(list(SLICE))[0].args
     suites, args = child_arguments(row("no-identity"))
     assert suites == ["suites/test_dns.py", "suites/test_identity.py"]
-    assert args[:2] == ["-k", "(every_pod_resolves_by_its_stable_name) or (recreated_pod_keeps and hostPath)"]
+    assert args[:2] == ["-k", "(test_dns and (every_pod_resolves_by_its_stable_name)) or "
+                              "(test_identity and (recreated_pod_keeps and hostPath))"]
 
 
 def test_every_row_targets_catalogue_ids_and_says_what_it_stands_for():

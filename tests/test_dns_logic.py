@@ -121,7 +121,8 @@ def test_a_dns_answer_still_on_the_old_ip_fails_even_with_a_fresh_slice():
     answers = {NAMES[0]: ("10.244.2.9",), NAMES[1]: ("10.244.2.5",)}
     with pytest.raises(AssertionError) as info:
         judge_recreated_record(MOVED_OLD, MOVED_NEW, data, answers)
-    assert str(info.value) == f"STS-DNS-002: {NAMES[1]} answers 10.244.2.5, not the new pod's 10.244.2.9"
+    assert str(info.value) == (f"STS-DNS-002: {NAMES[1]} still answers the deleted pod's IP 10.244.2.5, "
+                               f"not the new pod's 10.244.2.9")
 
 
 def test_no_endpoint_for_the_hostname_fails():

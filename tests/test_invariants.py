@@ -332,3 +332,16 @@ def test_a_pod_marked_failed_and_force_deleted_that_still_runs_is_caught():
     sample(h, "n1", **{"mongo-1": "u1"})
     v = inv.overlapping_identities(h.tl)
     assert v and "u1: running on n1 per its runtime" in v[0].what
+
+
+def test_a_failed_phase_written_through_the_api_does_not_confirm_termination():
+    # The pod garbage collector marks a pod on an unreachable node Failed and
+    # force-deletes it; the kubelet never said its containers stopped. The
+    # replacement's creation must stay inside the unconfirmed window.
+    h = H().pod("mongo-1", "u1").ready("mongo-1", "u1")
+    h.pod("mongo-1", "u1", phase="Failed", containers_running=True, deleting=True).deleted("mongo-1", "u1", force=True)
+    assert inv.termination_confirmed(h.tl, "u1") is None
+    # The kubelet's own report of stopped containers does confirm it.
+    k = H().pod("mongo-1", "u1").ready("mongo-1", "u1")
+    k.pod("mongo-1", "u1", phase="Failed", containers_running=False, deleting=True).deleted("mongo-1", "u1")
+    assert inv.termination_confirmed(k.tl, "u1") is not None
