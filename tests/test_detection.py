@@ -111,6 +111,17 @@ def test_a_mutant_not_caught_or_caught_for_another_reason_is_red(observed, red):
     assert red in cells["STS-ORD-001"].red and not cells["STS-ORD-002"].red
 
 
+def test_a_row_may_name_several_reasons_its_defect_causes():
+    r = row("policy-parallel")
+    base = {"STS-ORD-001": g("fail", "STS-ORD-001 violated: with OrderedReady, pod N is created only after"),
+            "STS-ORD-002": g("fail", "STS-ORD-002: the scale moved within 15s")}
+    for reason in ("STS-ORD-003: pods removed in the order ['mongo-2', 'mongo-3', 'mongo-1']",
+                   "STS-ORD-003 violated: ... #51: mongo-2 began terminating while mongo-3 was still being removed"):
+        assert not judge_row(r, {**base, "STS-ORD-003": g("fail", reason)})["STS-ORD-003"].red
+    other = judge_row(r, {**base, "STS-ORD-003": g("fail", "STS-ORD-003: the recording saw nothing")})["STS-ORD-003"]
+    assert "expected 'STS-ORD-003: pods removed in the order' or 'began terminating while'" in other.red
+
+
 def test_the_unmutated_row_is_red_wherever_a_check_does_not_pass():
     r = choose(["ordered-as-parallel"])[0]
     assert r.name == "unmutated" and r.runs == row("ordered-as-parallel").runs
