@@ -22,6 +22,7 @@ SCANNED = sorted([*(p for p in ROOT.glob("fixtures/**/*.py") if p.name != "mutan
 
 # Each Kubernetes client method the suite calls -> the permissions it needs.
 CALLS = {
+    "connect_get_node_proxy_with_path": [("get", "", "nodes/proxy")],
     "connect_get_namespaced_pod_exec": [("get", "", "pods/exec"), ("create", "", "pods/exec")],
     "create_namespace": [("create", "", "namespaces")],
     "read_namespace": [("get", "", "namespaces")],
@@ -42,6 +43,7 @@ CALLS = {
     "read_node": [("get", "", "nodes")],
     "list_node": [("list", "", "nodes")],
     "patch_node": [("patch", "", "nodes")],
+    "patch_namespaced_pod": [("patch", "", "pods")],
     "delete_node": [("delete", "", "nodes")],
     "list_namespaced_endpoint_slice": [("list", "discovery.k8s.io", "endpointslices")],
 }

@@ -1,0 +1,113 @@
+"""Pods that end: a terminal pod's identity is recreated.
+
+A graceful node shutdown (the kubelet's GracefulNodeShutdown, turned on by
+the suite's kind config) ends the node's pods; a workload that exits 0 on
+SIGTERM, as mongod and the stand-in do, leaves them Succeeded. From 1.27 the
+kubelet gives such pods a terminal phase, and StatefulSet controllers before
+kubernetes PR 121389 replaced only Failed ones (issue 118310): the identity
+never came back. Disruptive, like the node-failure scenarios.
+"""
+
+import pytest
+
+from fixtures.errors import CannotJudge
+from fixtures.faults import GRACEFUL_SHUTDOWN, fault_for
+from fixtures.errors import SuiteError
+from fixtures.mongo import prepare_workload
+from fixtures.plugin import scenario_namespace, skip_unless_disruption_allowed, workload_spec
+from fixtures.scenarios import GracefulShutdown, graceful_shutdown, held_terminal_pod
+from fixtures.workload import deploy, pick_nodes, schedulable_workers
+
+pytestmark = [pytest.mark.cluster]
+
+VICTIM = "mongo-1"
+
+
+def toleration_for(timeouts) -> int:
+    """How long the scenario's pods tolerate their not-ready node: far longer
+    than the wait for the replacement. With the default 300s the taint
+    manager would delete an ended pod during that wait, and a controller that
+    never replaces a Succeeded pod would then look as if it had."""
+    return int(max(3600, 4 * (timeouts.pod_recreated + timeouts.pod_ready)))
+
+
+@pytest.fixture(scope="module", params=[pytest.param(GRACEFUL_SHUTDOWN, id=GRACEFUL_SHUTDOWN)])
+def shutdown(request, cluster, settings, workload_image, timeouts, progress) -> GracefulShutdown:
+    """Three replicas on three workers plus a spare, where an ended identity
+    can run while its node is shutting down; mongo-1's node announces a
+    shutdown."""
+    skip_unless_disruption_allowed(cluster, settings)
+    replicas = 3
+    spare = 1 if len(schedulable_workers(cluster.api)) > replicas else 0
+    nodes = pick_nodes(cluster.api, replicas + spare, "the graceful-shutdown scenario")
+    with scenario_namespace(request, cluster, settings, timeouts, runtime=True) as (ns, rec):
+        wl = deploy(cluster.api, ns, workload_spec(settings, workload_image, replicas=replicas, nodes=nodes,
+                                                   eviction_seconds=toleration_for(timeouts)))
+        node = wl.wait_ready(timeouts)[VICTIM].spec.node_name
+        prepare_workload(cluster.kubectl, cluster.kubeconfig, wl, timeouts)
+        try:
+            fault = fault_for(cluster, request.param, node, settings.allow_disruptive, settings.node_fault_command)
+        except SuiteError as exc:
+            pytest.skip(str(exc))
+        result = graceful_shutdown(wl, fault, rec, timeouts, cluster.kubectl, cluster.kubeconfig, VICTIM)
+        result.toleration_s = toleration_for(timeouts)
+        result.timeline = rec.stop()
+        progress(f"graceful shutdown of {result.node}: {result.durations}")
+        yield result
+
+
+@pytest.mark.disruptive
+@pytest.mark.slow
+@pytest.mark.conformance(id="STS-TERM-001")
+def test_identities_of_a_gracefully_shut_down_node_are_recreated(shutdown, record_property):
+    """after a graceful node shutdown ends a StatefulSet's pods (phase Succeeded or Failed), every identity that
+    ran on the node is recreated and serves again"""
+    record_property("node", shutdown.node)
+    record_property("shutdown_grace_period", shutdown.grace_period)
+    record_property("not_ready_toleration_s", shutdown.toleration_s)
+    for k, v in shutdown.durations.items():
+        record_property(k, v)
+    ended = "; ".join(e.describe() for e in shutdown.ended.values())
+    record_property("ended", ended)
+    assert not shutdown.not_recreated, f"{shutdown.not_recreated} (the kubelet ended: {ended})"
+    assert not shutdown.not_serving, \
+        "STS-TERM-001: recreated but not serving: " + "; ".join(f"{n}: {w}" for n, w in shutdown.not_serving.items())
+    back = ", ".join(f"{n} UID {p.uid} on {p.node}" for n, p in shutdown.replacements.items())
+    record_property("evidence", f"the kubelet ended {ended}; back and answering: {back} "
+                                f"({shutdown.durations.get('to_replacements_ready_s')}s after the announcement)")
+
+
+# A controller that acts on the held pod this often is looping; a correct one
+# does not act at all (it waits for the pod to go). In between was never seen
+# from either code, so it is not judged either way.
+LOOP_ATTEMPTS = 3
+
+
+@pytest.mark.conformance(id="STS-TERM-002")
+def test_a_pod_still_being_deleted_is_neither_deleted_again_nor_recreated_in_a_loop(make_workload, recorder, timeouts,
+                                                                                     record_property):
+    """while a pod that ended is still being deleted (held by a finalizer), the controller neither deletes it again
+    nor tries to recreate it in a loop; once it is gone, exactly one replacement is created and becomes Ready"""
+    wl = make_workload(replicas=2)
+    held = held_terminal_pod(wl, recorder, timeouts, timeouts.terminal_hold, VICTIM)
+    acted = sum(held.attempts.values())
+    shown = ", ".join(f"{r} x{n}" for r, n in sorted(held.attempts.items())) or "nothing"
+    record_property("held_phase", held.phase)
+    record_property("hold_window_s", held.hold_seconds)
+    record_property("controller_acted", shown)
+    record_property("status_replicas_during_hold", sorted(set(held.replicas_seen)))
+    for k, v in held.durations.items():
+        record_property(k, v)
+    assert acted < LOOP_ATTEMPTS, (
+        f"STS-TERM-002: while {VICTIM} (UID {held.old_uid}, {held.phase}) was still being deleted, the controller "
+        f"acted on it {acted} times in {held.hold_seconds:.0f}s ({shown}); .status.replicas read "
+        f"{sorted(set(held.replicas_seen))}")
+    if acted:
+        raise CannotJudge(f"STS-TERM-002: the controller acted on the held {VICTIM} {acted} time(s) ({shown}): "
+                          f"fewer than a loop, more than a controller that waits")
+    assert not held.not_back, held.not_back
+    assert len(held.created_after_release) == 1, \
+        f"STS-TERM-002: {len(held.created_after_release)} new {VICTIM} after the release: {held.created_after_release}"
+    record_property("evidence", f"{VICTIM} {held.phase} and held for {held.hold_seconds:.0f}s: the controller acted "
+                                f"on it {acted} times; one replacement (UID {held.new_ready.uid}) Ready "
+                                f"{held.durations.get('release_to_replacement_ready_s')}s after the release")
