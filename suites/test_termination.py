@@ -69,6 +69,10 @@ def test_identities_of_a_gracefully_shut_down_node_are_recreated(shutdown, recor
         record_property(k, v)
     ended = "; ".join(e.describe() for e in shutdown.ended.values())
     record_property("ended", ended)
+    not_terminal = [e.describe() for e in shutdown.ended.values() if e.phase not in ("Succeeded", "Failed")]
+    if not_terminal:
+        raise CannotJudge(f"STS-TERM-001: the shutdown's premise was not shown: no terminal phase was seen for "
+                          f"{'; '.join(not_terminal)}")
     assert not shutdown.not_recreated, f"{shutdown.not_recreated} (the kubelet ended: {ended})"
     assert not shutdown.not_serving, \
         "STS-TERM-001: recreated but not serving: " + "; ".join(f"{n}: {w}" for n, w in shutdown.not_serving.items())
