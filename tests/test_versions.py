@@ -46,3 +46,11 @@ def test_the_command_writes_markdown_and_json(tmp_path):
     assert main([str(a), "--out", str(out)]) == 0
     assert "STS-TERM-001" in out.read_text()
     assert json.loads(out.with_suffix(".json").read_text())["releases"] == ["v1.28.4"]
+
+
+def test_the_command_still_makes_the_table_when_one_run_left_no_report(tmp_path):
+    a = report(tmp_path, "a", "v1.28.4", {"STS-TERM-001": "fail"})
+    out = tmp_path / "versions.md"
+    assert main([str(a), str(tmp_path / "missing"), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "| STS-TERM-001 | FAIL |" in text and "No report: no conformance.json at" in text
