@@ -109,3 +109,23 @@ def test_reports_hold_every_cell_and_count_the_red_ones(tmp_path):
     assert "✗" in md and "Red cells: 1." in md
     assert to_markdown(to_json([a], runs, cells)) == md
     assert isinstance(cells[0], Cell)
+
+
+def test_an_entry_with_options_runs_on_a_cluster_of_its_own(tmp_path):
+    plain = entry(tmp_path, name="plain")
+    variant = entry(tmp_path, GOOD.replace("how_found:", "args: [--workload-variant=duplicate-env]\nhow_found:"),
+                    name="variant")
+    p = plan([plain, variant])
+    assert list(p) == ["v1.28.4", "v1.28.4 --workload-variant=duplicate-env", "v1.28.5",
+                       "v1.28.5 --workload-variant=duplicate-env"]
+    assert pytest_args(p["v1.28.4 --workload-variant=duplicate-env"])[-1] == "--workload-variant=duplicate-env"
+    with pytest.raises(SuiteError, match="args must be a list of pytest options"):
+        entry(tmp_path, GOOD.replace("how_found:", "args: workload\nhow_found:"), name="bad")
+
+
+def test_a_pass_must_show_the_evidence_its_entry_names():
+    want = Expect("STS-TERM-001", "pass", evidence=(" Succeeded",))
+    ok, _, _ = want.judge({"verdict": "pass", "evidence": ["the kubelet ended mongo-1 (UID u) Succeeded: ..."]})
+    assert ok
+    ok, _, why = want.judge({"verdict": "pass", "evidence": ["the kubelet ended mongo-1 (UID u) Failed: ..."]})
+    assert not ok and why.startswith("passed without showing")

@@ -68,3 +68,16 @@ def test_bad_specs_fail_with_one_clear_line(spec, message):
     with pytest.raises(SuiteError, match=message) as info:
         spec.validate()
     assert "\n" not in str(info.value)
+
+
+def test_the_duplicate_env_variant_repeats_one_name_and_nothing_else_changes():
+    from fixtures.workload import WorkloadSpec, render
+
+    _, plain = render(WorkloadSpec(profile="stand-in", image="img"), "ns1")
+    _, dup = render(WorkloadSpec(profile="stand-in", image="img", variant="duplicate-env"), "ns1")
+    env = dup["spec"]["template"]["spec"]["containers"][0]["env"]
+    names = [e["name"] for e in env]
+    assert len(names) - len(set(names)) == 1
+    del dup["spec"]["template"]["spec"]["containers"][0]["env"]
+    plain["spec"]["template"]["spec"]["containers"][0].pop("env", None)
+    assert dup == plain
