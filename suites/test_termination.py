@@ -10,9 +10,8 @@ never came back. Disruptive, like the node-failure scenarios.
 
 import pytest
 
-from fixtures.errors import CannotJudge
+from fixtures.errors import CannotJudge, SuiteError
 from fixtures.faults import GRACEFUL_SHUTDOWN, fault_for
-from fixtures.errors import SuiteError
 from fixtures.mongo import prepare_workload
 from fixtures.plugin import scenario_namespace, skip_unless_disruption_allowed, workload_spec
 from fixtures.scenarios import GracefulShutdown, graceful_shutdown, held_terminal_pod
