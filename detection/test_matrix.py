@@ -41,7 +41,7 @@ def matrix(cluster, settings, progress):
         progress(f"detection matrix: {len(results)} rows, {red} red cell(s); {', '.join(str(p) for p in paths)}")
 
 
-def test_defect_is_caught_by_its_checks(row, matrix, cluster, settings, workload_image, progress):
+def test_defect_is_caught_by_its_checks(row, matrix, cluster, settings, workload_image, progress, cluster_to_itself):
     """The row's defect fails exactly the IDs that guard against it, for the
     reason it causes; the unmutated cluster passes every check the rows use."""
     if not cluster.kind and row.mutant:

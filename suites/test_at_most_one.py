@@ -17,9 +17,11 @@ from fixtures.faults import FAULT_KINDS, fault_for, kind_runtime_probe, runtime_
 from fixtures.nodes import out_of_service_taint, wait_all_nodes_ready, wait_node
 from fixtures.ledger import WorkloadLedger, require_writes_during, survivor_exists
 from fixtures.mongo import prepare_workload
-from fixtures.plugin import artifacts_dir, scenario_namespace, skip_unless_disruption_allowed, workload_spec
+from fixtures import groups
+from fixtures.plugin import (JobContext, artifacts_dir, job_result, runs_side_by_side, scenario_job,
+                             skip_unless_disruption_allowed, workload_spec)
 from fixtures.scenarios import NodeFailure, node_failure, replacement_running, stuck_pod
-from fixtures.timeouts import amo_hold_for, node_monitor_grace_s
+from fixtures.timeouts import INHERENT_WAIT, amo_hold_for, node_monitor_grace_s
 from fixtures.wait import Observation, wait_for
 from fixtures.workload import deploy, pick_nodes, schedulable_workers
 
@@ -33,28 +35,36 @@ VICTIM = "mongo-1"
 LEDGER_WRITES = 20
 
 
-def record_timing(record_property, timeouts, durations, hold=None):
+def record_timing(record_property, durations, inherent_s: float, hold=None):
     record_property("eviction_toleration_s", EVICTION_SECONDS)
-    record_property("hold_window_s", hold if hold is not None else timeouts.amo_hold)
+    if hold is not None:
+        record_property("hold_window_s", hold)
+    record_property(INHERENT_WAIT, round(inherent_s, 1))
     for k, v in durations.items():
         record_property(k, v)
 
 
 @pytest.fixture(scope="module", params=[pytest.param(k, id=k) for k in FAULT_KINDS])
-def failure(request, cluster, settings, workload_image, timeouts, progress) -> NodeFailure:
+def failure(request) -> NodeFailure:
     """A fresh 3-replica workload, one pod per worker and a spare worker it
     may also use, data on the node; mongo-1's node suffers the fault and is
-    observed until the identity serves again, with writes throughout."""
-    kind = request.param
+    observed until the identity serves again, with writes throughout. Runs
+    side by side with other scenarios when the cluster has node groups."""
+    return job_result(request)
+
+
+@scenario_job("failure")
+def run_failure(ctx: JobContext, kind: str) -> NodeFailure:
+    cluster, settings, timeouts = ctx.cluster, ctx.settings, ctx.timeouts
     skip_unless_disruption_allowed(cluster, settings)
     replicas = 3
     # One worker more than replicas: a second mongo-1 would have somewhere to run.
     spare = 1 if len(schedulable_workers(cluster.api)) > replicas else 0
     nodes = pick_nodes(cluster.api, replicas + spare, "the node-failure scenario")
-    hold = amo_hold_for(timeouts, node_monitor_grace_s(cluster.facts.get("controller_manager_timing")),
-                        EVICTION_SECONDS, TERMINATION_GRACE_S)
-    with scenario_namespace(request, cluster, settings, timeouts, runtime=True) as (ns, rec):
-        wl = deploy(cluster.api, ns, workload_spec(settings, workload_image, eviction_seconds=EVICTION_SECONDS,
+    grace = node_monitor_grace_s(cluster.facts.get("controller_manager_timing"))
+    hold = amo_hold_for(timeouts, grace, EVICTION_SECONDS, TERMINATION_GRACE_S)
+    with ctx.namespace(f"failure[{kind}]", runtime=True) as (ns, rec):
+        wl = deploy(cluster.api, ns, workload_spec(settings, ctx.workload_image, eviction_seconds=EVICTION_SECONDS,
                                                    replicas=replicas, nodes=nodes))
         node = wl.wait_ready(timeouts)[VICTIM].spec.node_name
         prepare_workload(cluster.kubectl, cluster.kubeconfig, wl, timeouts)
@@ -70,9 +80,11 @@ def failure(request, cluster, settings, workload_image, timeouts, progress) -> N
         result.ledger = ledger.check(timeouts.pod_ready)
         ledger.ledger.save(artifacts_dir(settings, f"failure[{kind}]") / "ledger.json")
         # The verdicts judge the scenario alone, not what later tests do to the cluster.
+        result.inherent_wait_s = grace + EVICTION_SECONDS + hold
         result.timeline = rec.stop()
-        progress(f"failure[{kind}]: {result.durations}; writes: {result.ledger.summary()}")
-        yield result
+        result.group = groups.require_isolated(result.timeline, f"failure[{kind}]")
+        ctx.progress(f"failure[{kind}]: {result.durations}; writes: {result.ledger.summary()}")
+        return result
 
 
 def _window(tl, failure):
@@ -86,7 +98,7 @@ def _window(tl, failure):
 def test_no_second_pod_while_the_old_ones_termination_is_unconfirmed(failure, timeouts, record_property):
     """when a node stops (crash, clean stop, freeze or network cut), no second pod with the same identity is
     created while the old pod's termination is unconfirmed"""
-    record_timing(record_property, timeouts, failure.durations, failure.hold_seconds)
+    record_timing(record_property, failure.durations, failure.inherent_wait_s, failure.hold_seconds)
     record_property("fault", failure.fault)
     tl = failure.timeline
     start, end = _window(tl, failure)
@@ -159,6 +171,11 @@ def test_no_acknowledged_write_is_lost(failure, record_property):
 PATH_VARIANT = dict(replicas=2, eviction_seconds=EVICTION_SECONDS)
 
 
+def stuck_inherent_s(cluster) -> float:
+    """A stuck pod needs its node's detection and the pods' toleration."""
+    return node_monitor_grace_s(cluster.facts.get("controller_manager_timing")) + EVICTION_SECONDS
+
+
 def make_stuck(cluster, make_workload, node_fault, recorder, timeouts, kind):
     # Two replicas on three workers: exactly one free for the replacement, so
     # a replacement that never comes is the cluster's doing, not a full cluster.
@@ -166,10 +183,10 @@ def make_stuck(cluster, make_workload, node_fault, recorder, timeouts, kind):
     return stuck_pod(make_workload(nodes=nodes, **PATH_VARIANT), node_fault, recorder, timeouts, kind, VICTIM)
 
 
-@pytest.mark.conformance(id="STS-AMO-003")
-def test_force_delete_releases_the_identity(cluster, make_workload, node_fault, recorder, timeouts, record_property):
-    """force-deleting the stuck pod lets the controller create the replacement with the same name (and the
-    report states the hazard if the old node is still alive)"""
+# Each way out runs as a job: side by side with other scenarios when the
+# cluster has node groups (fixtures/plugin.py: runs_side_by_side).
+
+def force_delete_path(cluster, make_workload, node_fault, recorder, timeouts, record_property):
     wl, old, fault, durations, t0 = make_stuck(cluster, make_workload, node_fault, recorder, timeouts, "freeze")
     force = recorder.mark(f"force delete {VICTIM}").seq
     wl.api.core.delete_namespaced_pod(VICTIM, wl.namespace, grace_period_seconds=0)
@@ -204,16 +221,21 @@ def test_force_delete_releases_the_identity(cluster, make_workload, node_fault, 
         wait_for(f"the returned node {old.spec.node_name} to kill the old {VICTIM}", old_killed, timeouts.pod_ready,
                  guarantee="STS-AMO-003")
         durations["to_old_pod_killed_s"] = round(time.monotonic() - t0, 1)
-    record_timing(record_property, timeouts, durations)
+    record_timing(record_property, durations, stuck_inherent_s(cluster))
     record_property("evidence", f"replacement {VICTIM} Ready on {new.spec.node_name} "
                                 f"{durations['to_replacement_ready_s']}s after the fault")
     wait_all_nodes_ready(wl.api, timeouts.node_ready)
 
 
-@pytest.mark.conformance(id="STS-AMO-004")
-def test_out_of_service_taint_lets_the_replacement_start_elsewhere(cluster, make_workload, node_fault, recorder,
-                                                                   timeouts, record_property):
-    """the `node.kubernetes.io/out-of-service` taint lets the replacement start elsewhere"""
+@pytest.mark.conformance(id="STS-AMO-003")
+@runs_side_by_side(force_delete_path)
+def test_force_delete_releases_the_identity(body_outcome, record_property):
+    """force-deleting the stuck pod lets the controller create the replacement with the same name (and the
+    report states the hazard if the old node is still alive)"""
+    body_outcome.replay(record_property)
+
+
+def out_of_service_path(cluster, make_workload, node_fault, recorder, timeouts, record_property):
     wl, old, fault, durations, t0 = make_stuck(cluster, make_workload, node_fault, recorder, timeouts, "stop")
     recorder.mark(f"taint {old.spec.node_name} out-of-service")
     with out_of_service_taint(wl.api, old.spec.node_name):
@@ -221,15 +243,19 @@ def test_out_of_service_taint_lets_the_replacement_start_elsewhere(cluster, make
         assert new.spec.node_name != old.spec.node_name, f"STS-AMO-004: replacement on the shut-down node {new.spec.node_name}"
     fault.restore()
     wait_all_nodes_ready(wl.api, timeouts.node_ready)
-    record_timing(record_property, timeouts, durations)
+    record_timing(record_property, durations, stuck_inherent_s(cluster))
     record_property("evidence", f"replacement Ready on {new.spec.node_name} {durations['to_replacement_ready_s']}s "
                                 f"after the fault, with {old.spec.node_name} tainted out-of-service")
 
 
-@pytest.mark.conformance(id="STS-AMO-005")
-def test_deleting_the_node_object_releases_the_identity(cluster, make_workload, node_fault, recorder, timeouts,
-                                                        record_property):
-    """deleting the Node object lets the replacement be created"""
+@pytest.mark.conformance(id="STS-AMO-004")
+@runs_side_by_side(out_of_service_path)
+def test_out_of_service_taint_lets_the_replacement_start_elsewhere(body_outcome, record_property):
+    """the `node.kubernetes.io/out-of-service` taint lets the replacement start elsewhere"""
+    body_outcome.replay(record_property)
+
+
+def node_deletion_path(cluster, make_workload, node_fault, recorder, timeouts, record_property):
     wl, old, fault, durations, t0 = make_stuck(cluster, make_workload, node_fault, recorder, timeouts, "crash")
     recorder.mark(f"delete node {old.spec.node_name}")
     wl.api.core.delete_node(old.spec.node_name)
@@ -239,6 +265,13 @@ def test_deleting_the_node_object_releases_the_identity(cluster, make_workload, 
     fault.restore()
     wait_node(wl.api, old.spec.node_name, ready=True, budget=timeouts.node_ready)
     wait_all_nodes_ready(wl.api, timeouts.node_ready)
-    record_timing(record_property, timeouts, durations)
+    record_timing(record_property, durations, stuck_inherent_s(cluster))
     record_property("evidence", f"replacement Ready on {new.spec.node_name} {durations['to_replacement_ready_s']}s "
                                 f"after the fault, once {old.spec.node_name}'s Node object was deleted")
+
+
+@pytest.mark.conformance(id="STS-AMO-005")
+@runs_side_by_side(node_deletion_path)
+def test_deleting_the_node_object_releases_the_identity(body_outcome, record_property):
+    """deleting the Node object lets the replacement be created"""
+    body_outcome.replay(record_property)

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.chaos.runner import (activity_error, chaos_env, judge_journal, ledger_verdict, load_experiment,
-                                   method_entry, method_output, run_experiment)
+from fixtures.chaos.runner import (activity_error, chaos_env, declared_pauses, judge_journal, ledger_verdict,
+                                   load_experiment, method_entry, method_output, run_experiment)
 from fixtures.chaos.session import disturbs_nodes
 from fixtures.errors import CannotJudge
+from fixtures.timeouts import INHERENT_WAIT, node_monitor_grace_s
 from fixtures.options import settings_from
-from fixtures.plugin import artifacts_dir, skip_unless_disruption_allowed
+from fixtures.plugin import JobContext, artifacts_dir, job_result, scenario_job, skip_unless_disruption_allowed
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -40,18 +41,26 @@ def pytest_generate_tests(metafunc):
 
 
 @pytest.fixture(scope="module")
-def experiment(request, cluster, settings, workload_image, timeouts, progress):
-    """One `chaos run` of the experiment file, with its journal."""
-    path: Path = request.param
+def experiment(request):
+    """One `chaos run` of the experiment file, with its journal (side by
+    side with other scenarios when the cluster has node groups)."""
+    return job_result(request)
+
+
+@scenario_job("experiment")
+def run_chaos(ctx: JobContext, path: Path):
     doc = load_experiment(path)
     if disturbs_nodes(doc):
-        skip_unless_disruption_allowed(cluster, settings)
-    out = artifacts_dir(settings, f"chaos[{path.stem}]")
-    env = chaos_env(cluster, settings, workload_image, out)
-    progress(f"chaos run {path.name} ...")
-    run = run_experiment(path, env, out, RUN_BUDGET_S * settings.timeout_scale)
+        skip_unless_disruption_allowed(ctx.cluster, ctx.settings)
+    out = artifacts_dir(ctx.settings, f"chaos[{path.stem}]")
+    env = chaos_env(ctx.cluster, ctx.settings, ctx.workload_image, out)
+    ctx.progress(f"chaos run {path.name} ...")
+    run = run_experiment(path, env, out, RUN_BUDGET_S * ctx.settings.timeout_scale)
+    # Its declared pauses, and a failed node's detection.
+    run.inherent_wait_s = declared_pauses(doc) + (
+        node_monitor_grace_s(ctx.cluster.facts.get("controller_manager_timing")) if disturbs_nodes(doc) else 0.0)
     status = (run.journal or {}).get("status", "no journal")
-    progress(f"chaos run {path.name}: {status}, exit {run.returncode}, {run.seconds}s (journal: {run.journal_path})")
+    ctx.progress(f"chaos run {path.name}: {status}, exit {run.returncode}, {run.seconds}s (journal: {run.journal_path})")
     return run, doc
 
 
@@ -69,6 +78,7 @@ def test_experiment_holds_its_steady_state_and_its_rollbacks_restore(experiment,
     run and leave no fault in place"""
     run, doc = experiment
     _record(record_property, run)
+    record_property(INHERENT_WAIT, getattr(run, "inherent_wait_s", 0.0))
     verdict = judge_journal(run.journal, doc)
     for k, v in verdict.facts.items():
         record_property(k, v)

@@ -12,6 +12,7 @@ from fixtures import invariants as inv
 from fixtures.errors import CannotJudge, ConditionImpossible
 from fixtures.workload import environment_block
 from fixtures.kube import pod_ready
+from fixtures.timeouts import INHERENT_WAIT
 from fixtures.wait import Observation, hold_for
 
 pytestmark = pytest.mark.cluster
@@ -43,8 +44,9 @@ def test_ordered_ready_creates_each_pod_only_after_its_predecessors_are_ready(ma
 
 
 @pytest.mark.conformance(id="STS-ORD-002")
-def test_ordered_ready_halts_scaling_while_a_pod_is_unready(make_workload, recorder, timeouts):
+def test_ordered_ready_halts_scaling_while_a_pod_is_unready(make_workload, recorder, timeouts, record_property):
     """with OrderedReady, scaling halts while any pod is unready"""
+    record_property(INHERENT_WAIT, timeouts.halt_window)
     wl = make_workload(pod_management="OrderedReady", **VARIANT)
     wl.bring_up_in_order(timeouts)
     wl.close_gate("mongo-1")

@@ -13,8 +13,10 @@ import pytest
 from fixtures.errors import CannotJudge, SuiteError
 from fixtures.faults import GRACEFUL_SHUTDOWN, fault_for
 from fixtures.mongo import prepare_workload
-from fixtures.plugin import scenario_namespace, skip_unless_disruption_allowed, workload_spec
+from fixtures import groups
+from fixtures.plugin import JobContext, job_result, scenario_job, skip_unless_disruption_allowed, workload_spec
 from fixtures.scenarios import GracefulShutdown, graceful_shutdown, held_terminal_pod
+from fixtures.timeouts import INHERENT_WAIT, duration_s
 from fixtures.workload import deploy, pick_nodes, schedulable_workers
 
 pytestmark = [pytest.mark.cluster]
@@ -31,10 +33,16 @@ def toleration_for(timeouts) -> int:
 
 
 @pytest.fixture(scope="module", params=[pytest.param(GRACEFUL_SHUTDOWN, id=GRACEFUL_SHUTDOWN)])
-def shutdown(request, cluster, settings, workload_image, timeouts, progress) -> GracefulShutdown:
+def shutdown(request) -> GracefulShutdown:
     """Three replicas on three workers plus a spare, where an ended identity
     can run while its node is shutting down; mongo-1's node announces a
-    shutdown."""
+    shutdown. Side by side with other scenarios when there are node groups."""
+    return job_result(request)
+
+
+@scenario_job("shutdown")
+def run_shutdown(ctx: JobContext, kind: str) -> GracefulShutdown:
+    cluster, settings, timeouts = ctx.cluster, ctx.settings, ctx.timeouts
     skip_unless_disruption_allowed(cluster, settings)
     replicas = 3
     if len(schedulable_workers(cluster.api)) <= replicas:
@@ -43,20 +51,21 @@ def shutdown(request, cluster, settings, workload_image, timeouts, progress) -> 
         raise CannotJudge(f"STS-TERM-001: needs a schedulable worker beyond the {replicas} the workload uses, where "
                           f"an identity of the shutting-down node can run (run with --workers {replicas + 1} or more)")
     nodes = pick_nodes(cluster.api, replicas + 1, "the graceful-shutdown scenario")
-    with scenario_namespace(request, cluster, settings, timeouts, runtime=True) as (ns, rec):
-        wl = deploy(cluster.api, ns, workload_spec(settings, workload_image, replicas=replicas, nodes=nodes,
+    with ctx.namespace(f"shutdown[{kind}]", runtime=True) as (ns, rec):
+        wl = deploy(cluster.api, ns, workload_spec(settings, ctx.workload_image, replicas=replicas, nodes=nodes,
                                                    eviction_seconds=toleration_for(timeouts)))
         node = wl.wait_ready(timeouts)[VICTIM].spec.node_name
         prepare_workload(cluster.kubectl, cluster.kubeconfig, wl, timeouts)
         try:
-            fault = fault_for(cluster, request.param, node, settings.allow_disruptive, settings.node_fault_command)
+            fault = fault_for(cluster, kind, node, settings.allow_disruptive, settings.node_fault_command)
         except SuiteError as exc:
             pytest.skip(str(exc))
         result = graceful_shutdown(wl, fault, rec, timeouts, cluster.kubectl, cluster.kubeconfig, VICTIM)
         result.toleration_s = toleration_for(timeouts)
         result.timeline = rec.stop()
-        progress(f"graceful shutdown of {result.node}: {result.durations}")
-        yield result
+        groups.require_isolated(result.timeline, f"shutdown[{kind}]")
+        ctx.progress(f"graceful shutdown of {result.node}: {result.durations}")
+        return result
 
 
 @pytest.mark.disruptive
@@ -68,6 +77,7 @@ def test_identities_of_a_gracefully_shut_down_node_are_recreated(shutdown, recor
     record_property("node", shutdown.node)
     record_property("shutdown_grace_period", shutdown.grace_period)
     record_property("not_ready_toleration_s", shutdown.toleration_s)
+    record_property(INHERENT_WAIT, duration_s(shutdown.grace_period))
     for k, v in shutdown.durations.items():
         record_property(k, v)
     ended = "; ".join(e.describe() for e in shutdown.ended.values())
@@ -103,6 +113,7 @@ def test_a_pod_still_being_deleted_is_neither_deleted_again_nor_recreated_in_a_l
     shown = ", ".join(f"{r} x{n}" for r, n in sorted(held.attempts.items())) or "nothing"
     record_property("held_phase", held.phase)
     record_property("hold_window_s", held.hold_seconds)
+    record_property(INHERENT_WAIT, held.hold_seconds)
     record_property("controller_acted", shown)
     record_property("status_replicas_during_hold", sorted(set(held.replicas_seen)))
     for k, v in held.durations.items():

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from fixtures import groups
 from fixtures.chaos.runner import ROOT, chaos_command, chaos_env, child_env
 from fixtures.nodes import wait_all_nodes_ready
 
@@ -51,7 +52,9 @@ def test_ctrl_c_during_a_node_fault_restores_the_node_and_cleans_up(cluster, set
 
 
 def _paused_nodes(cluster_name: str) -> list[str]:
+    """Frozen nodes of this thread's node group (other groups' scenarios may
+    freeze their own meanwhile)."""
     out = subprocess.run(["docker", "ps", "--filter", "status=paused", "--filter",
                           f"label=io.x-k8s.kind.cluster={cluster_name}", "--format", "{{.Names}}"],
                          capture_output=True, text=True, check=True)
-    return out.stdout.split()
+    return groups.within(out.stdout.split())

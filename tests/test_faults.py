@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from fixtures import groups
 from fixtures.errors import SuiteError
 from fixtures.faults import FAULT_KINDS, CommandFault, NodeFault, _CUT_TAG, container_state, fault_for
 from fixtures.nodes import wait_all_nodes_ready
@@ -61,7 +62,9 @@ def test_a_failing_fault_command_is_reported(tmp_path):
 def test_a_fault_is_restored_even_when_the_test_body_raises(cluster, timeouts, kind):
     if not cluster.kind:
         pytest.skip("Docker node faults need a kind cluster")
-    node = sorted(n.metadata.name for n in cluster.api.core.list_node().items if "control-plane" not in n.metadata.name)[-1]
+    # The last worker of this thread's node group (others may run scenarios).
+    node = groups.within(sorted(n.metadata.name for n in cluster.api.core.list_node().items
+                                if "control-plane" not in n.metadata.name))[-1]
     with pytest.raises(RuntimeError, match="the test body failed"):
         with NodeFault(kind, node):
             state = container_state(node)

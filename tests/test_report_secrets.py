@@ -1,6 +1,7 @@
 """A real run's reports: valid against the schema, and free of credentials."""
 
 import base64
+import os
 import json
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fixtures import groups
 from fixtures.report import validate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +45,9 @@ def test_reports_validate_and_hold_no_kubeconfig_secret(cluster, settings, workl
          "--cluster=existing", f"--kubeconfig={cluster.kubeconfig}", f"--kind-kubectl-bin={cluster.kubectl}",
          f"--profile={settings.profile}", f"--workload-image={workload_image}",
          f"--reports-dir={reports}", f"--junitxml={reports / 'junit.xml'}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=900)
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        # Within this thread's node group, when scenarios run side by side.
+        env={**os.environ, **groups.env_for(groups.current())})
     assert proc.returncode == 0, proc.stdout[-3000:]
     doc = json.loads((reports / "conformance.json").read_text())
     validate(doc)

@@ -1,0 +1,33 @@
+"""The run's time budget (fixtures/benchmark.py) from a run's own files."""
+
+import json
+
+from fixtures.benchmark import budget, table
+
+JUNIT = """<?xml version="1.0"?><testsuites><testsuite name="pytest">
+<testcase classname="suites.test_at_most_one" name="a[crash]" file="suites/test_at_most_one.py" time="100.0"/>
+<testcase classname="suites.test_at_most_one" name="b[crash]" file="suites/test_at_most_one.py" time="1.0"/>
+<testcase classname="suites.test_dns" name="c" file="suites/test_dns.py" time="20.0"/>
+</testsuite></testsuites>"""
+
+
+def case(nodeid, label, inherent):
+    props = {} if inherent is None else {"inherent_wait_s": inherent}
+    return {"nodeid": nodeid, "label": label, "properties": props}
+
+
+def test_a_shared_scenario_counts_once_and_jobs_go_to_their_module(tmp_path):
+    (tmp_path / "junit.xml").write_text(JUNIT)
+    doc = {"cluster": {"node_groups": [["w1"], ["w2"]],
+                       "side_by_side": [{"job": "('failure', 'crash')", "seconds": 90.0},
+                                        {"job": "('experiment', PosixPath('chaos/node-crash.yaml'))", "seconds": 60}]},
+           "guarantees": {
+               "STS-AMO-001": {"cases": [case("suites/test_at_most_one.py::a[crash]", "crash", 70.0)]},
+               "STS-AMO-002": {"cases": [case("suites/test_at_most_one.py::b[crash]", "crash", 70.0)]},
+               "STS-DNS-001": {"cases": [case("suites/test_dns.py::c", "", None)]}}}
+    (tmp_path / "c.json").write_text(json.dumps(doc))
+    b = budget(tmp_path / "junit.xml", tmp_path / "c.json", wall_s=140.0)
+    assert b["modules"]["suites/test_at_most_one.py"] == {"wall_s": 101.0, "jobs_s": 90.0, "inherent_wait_s": 70.0}
+    assert b["modules"]["suites/test_chaos.py"]["jobs_s"] == 60.0
+    assert b["inherent_wait_s"] == 70.0 and b["ratio"] == 2.0 and b["node_groups"] == 2
+    assert "wall / inherent waits: 2.0 on 2 node group(s)" in table(b)

@@ -1,0 +1,171 @@
+"""Node groups and the side-by-side runner (fixtures/groups.py), without a cluster."""
+
+import os
+import threading
+import time
+
+import pytest
+
+from fixtures import groups
+from fixtures.errors import CannotJudge
+from fixtures.timeline import Entry, Timeline
+from fixtures.wait import Clock
+
+
+def test_workers_split_into_disjoint_groups_of_four_by_name():
+    workers = [f"w{i}" for i in (3, 1, 2, 9, 5, 4, 6, 8, 7)]
+    assert groups.split(workers) == [("w1", "w2", "w3", "w4"), ("w5", "w6", "w7", "w8")]
+    assert groups.split(workers, limit=1) == [("w1", "w2", "w3", "w4")]
+    # Too few for one group: one group of all of them (the checks say what they miss).
+    assert groups.split(["w2", "w1"]) == [("w1", "w2")]
+
+
+def test_simultaneous_faults_stay_below_the_unhealthy_zone_threshold():
+    # 55% of the zone's nodes, and at least 3, make a zone "partially disrupted".
+    assert groups.max_concurrent_faults(9) == 4      # 4/9 = 44%; 5/9 = 56%
+    assert groups.max_concurrent_faults(20) == 10    # 11/20 = 55% is not below
+    assert groups.max_concurrent_faults(3) == 2      # the controller needs 3 down
+
+
+def test_a_scope_is_per_thread_and_children_get_it_through_the_environment(monkeypatch):
+    monkeypatch.delenv(groups.ENV, raising=False)
+    assert groups.current() is None
+    seen = {}
+    with groups.scope(["a", "b"]):
+        assert groups.current() == {"a", "b"}
+        assert groups.within(["a", "c", "b"]) == ["a", "b"]
+        assert groups.env_for(groups.current()) == {groups.ENV: "a,b"}
+        t = threading.Thread(target=lambda: seen.setdefault("other", groups.current()))
+        t.start()
+        t.join()
+    assert seen["other"] is None and groups.current() is None
+    monkeypatch.setenv(groups.ENV, "x, y")
+    assert groups.current() == {"x", "y"}
+
+
+def _pod(seq, name, node):
+    return Entry(seq, float(seq), "pod", "ADDED", name, "", {"node": node, "uid": f"u{seq}"})
+
+
+def test_a_pod_bound_outside_its_group_is_named():
+    tl = Timeline("ns", [_pod(0, "mongo-0", "w1"), _pod(1, "mongo-1", "w7"), _pod(2, "mongo-2", None)])
+    assert groups.isolation_problems(tl, ("w1", "w2")) == ["mongo-1 on w7"]
+    assert groups.isolation_problems(tl, None) == []
+    with groups.scope(["w1", "w2"]):
+        with pytest.raises(CannotJudge, match="left its node group"):
+            groups.require_isolated(tl, "failure[crash]")
+    with groups.scope(["w1", "w7"]):
+        assert groups.require_isolated(tl, "failure[crash]") == {"w1", "w7"}
+
+
+def test_jobs_run_on_their_groups_side_by_side_and_raise_in_the_caller():
+    pool = groups.SideBySide([("m1",), ("g1",), ("g2",)])
+    started = {}
+    release = threading.Event()
+
+    def job(name):
+        def run():
+            started[name] = (groups.current(), time.monotonic())
+            release.wait(5)
+            if name == "bad":
+                raise AssertionError("STS-X: broken")
+            return name
+        return run
+
+    for name in ("a", "bad", "c"):
+        pool.submit(name, job(name))
+    # Two groups besides the main one: a and bad start at once; c waits.
+    deadline = time.monotonic() + 5
+    while len(started) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert set(started) == {"a", "bad"}
+    assert {started["a"][0], started["bad"][0]} == {frozenset({"g1"}), frozenset({"g2"})}
+    release.set()
+    assert pool.result("a") == "a"
+    with pytest.raises(AssertionError, match="STS-X: broken"):
+        pool.result("bad")
+    assert pool.result("c") == "c"
+    pool.close(grace=5)
+    assert [s["state"] for s in pool.summary()] == ["done", "done", "done"]
+
+
+def test_with_one_group_a_job_runs_inline_when_asked_for():
+    pool = groups.SideBySide([("w1", "w2", "w3", "w4")])
+    pool.submit("a", lambda: threading.current_thread() is threading.main_thread())
+    assert pool.threads == []
+    assert pool.result("a") is True
+    # Unknown keys run from the given function.
+    assert pool.result("b", lambda: 2) == 2
+
+
+def test_the_main_thread_runs_queued_jobs_while_it_waits():
+    pool = groups.SideBySide([("m1",), ("g1",)])
+    gate = threading.Event()
+    ran_on = {}
+
+    def slow():
+        gate.wait(5)
+        return "slow"
+
+    def quick():
+        ran_on["quick"] = threading.current_thread() is threading.main_thread()
+        gate.set()
+        return "quick"
+
+    pool.submit("slow", slow)
+    pool.submit("quick", quick)
+    assert pool.result("slow") == "slow"
+    assert ran_on["quick"] is True and pool.result("quick") == "quick"
+    pool.close(grace=5)
+
+
+def test_closing_ends_the_waits_of_running_jobs_so_their_cleanup_runs():
+    pool = groups.SideBySide([("m1",), ("g1",)])
+    cleaned = threading.Event()
+
+    def waits_forever():
+        try:
+            while True:
+                Clock().sleep(0.5)
+        finally:
+            cleaned.set()
+
+    pool.submit("w", waits_forever)
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    pool.close(grace=10)
+    assert cleaned.is_set() and time.monotonic() - t0 < 5
+    with pytest.raises(groups.Cancelled):
+        pool.result("w")
+    assert not groups.CANCELLED.is_set()
+
+
+def test_progress_from_job_threads_is_printed_by_the_main_thread():
+    lines = []
+    pool = groups.SideBySide([("m1",), ("g1",)], progress=lines.append)
+    pool.submit("j", lambda: pool.say("half way") or 1)
+    assert pool.result("j") == 1
+    pool.close(grace=5)
+    assert any("half way" in ln for ln in lines) and all(isinstance(ln, str) for ln in lines)
+    assert os.environ.get(groups.ENV) is None
+
+
+def test_an_exclusive_block_waits_for_running_jobs_and_holds_the_queue():
+    pool = groups.SideBySide([("m1",), ("g1",)])
+    gate = threading.Event()
+    order = []
+
+    def first():
+        gate.wait(5)
+        order.append("first done")
+
+    pool.submit("first", first)
+    pool.submit("second", lambda: order.append("second ran"))
+    threading.Timer(0.3, gate.set).start()
+    with pool.exclusive("a mutant"):
+        order.append("exclusive")
+        time.sleep(0.3)
+        assert pool.jobs["second"].state == "pending"
+    pool.result("second")
+    pool.close(grace=5)
+    assert order == ["first done", "exclusive", "second ran"]
