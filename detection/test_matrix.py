@@ -17,6 +17,7 @@ from fixtures.detection import ROWS, RowResult, child_arguments, choose, judge_r
 from fixtures.child import run_child
 from fixtures.errors import CannotJudge
 from fixtures.mutants import mutant, mutant_in_place, server_version
+from fixtures.plugin import cluster_to_itself
 
 # A mutant row breaks the control plane and the at-most-one rows cut a node off.
 pytestmark = [pytest.mark.cluster, pytest.mark.disruptive]
@@ -41,7 +42,7 @@ def matrix(cluster, settings, progress):
         progress(f"detection matrix: {len(results)} rows, {red} red cell(s); {', '.join(str(p) for p in paths)}")
 
 
-def test_defect_is_caught_by_its_checks(row, matrix, cluster, settings, workload_image, progress, cluster_to_itself):
+def test_defect_is_caught_by_its_checks(row, matrix, cluster, settings, workload_image, progress):
     """The row's defect fails exactly the IDs that guard against it, for the
     reason it causes; the unmutated cluster passes every check the rows use."""
     if not cluster.kind and row.mutant:
@@ -54,8 +55,10 @@ def test_defect_is_caught_by_its_checks(row, matrix, cluster, settings, workload
     t0 = time.monotonic()
     run = None
     try:
+        # A mutant changes the whole control plane: no scenario may run beside it.
+        alone = cluster_to_itself(f"matrix row {row.name}") if row.mutant else contextlib.nullcontext()
         swapped = mutant_in_place(cluster, mutant(row.mutant), progress) if row.mutant else contextlib.nullcontext()
-        with swapped as swap:
+        with alone, swapped as swap:
             if swap is not None:
                 result.swap = swap.evidence  # the restore adds its own evidence on the way out
             progress(f"matrix row {row.name}: pytest {' '.join(suites)} {' '.join(args)}")

@@ -18,7 +18,7 @@ from fixtures.nodes import out_of_service_taint, wait_all_nodes_ready, wait_node
 from fixtures.ledger import WorkloadLedger, require_writes_during, survivor_exists
 from fixtures.mongo import prepare_workload
 from fixtures import groups
-from fixtures.plugin import (JobContext, artifacts_dir, job_result, runs_side_by_side, scenario_job,
+from fixtures.plugin import (JobContext, artifacts_dir, job_result, scenario_job, side_by_side,
                              skip_unless_disruption_allowed, workload_spec)
 from fixtures.scenarios import NodeFailure, node_failure, replacement_running, stuck_pod
 from fixtures.timeouts import INHERENT_WAIT, amo_hold_for, node_monitor_grace_s
@@ -184,9 +184,13 @@ def make_stuck(cluster, make_workload, node_fault, recorder, timeouts, kind):
 
 
 # Each way out runs as a job: side by side with other scenarios when the
-# cluster has node groups (fixtures/plugin.py: runs_side_by_side).
+# cluster has node groups (fixtures/plugin.py: side_by_side).
 
-def force_delete_path(cluster, make_workload, node_fault, recorder, timeouts, record_property):
+@pytest.mark.conformance(id="STS-AMO-003")
+@side_by_side(disruptive=True)
+def test_force_delete_releases_the_identity(cluster, make_workload, node_fault, recorder, timeouts, record_property):
+    """force-deleting the stuck pod lets the controller create the replacement with the same name (and the
+    report states the hazard if the old node is still alive)"""
     wl, old, fault, durations, t0 = make_stuck(cluster, make_workload, node_fault, recorder, timeouts, "freeze")
     force = recorder.mark(f"force delete {VICTIM}").seq
     wl.api.core.delete_namespaced_pod(VICTIM, wl.namespace, grace_period_seconds=0)
@@ -227,15 +231,11 @@ def force_delete_path(cluster, make_workload, node_fault, recorder, timeouts, re
     wait_all_nodes_ready(wl.api, timeouts.node_ready)
 
 
-@pytest.mark.conformance(id="STS-AMO-003")
-@runs_side_by_side(force_delete_path)
-def test_force_delete_releases_the_identity(body_outcome, record_property):
-    """force-deleting the stuck pod lets the controller create the replacement with the same name (and the
-    report states the hazard if the old node is still alive)"""
-    body_outcome.replay(record_property)
-
-
-def out_of_service_path(cluster, make_workload, node_fault, recorder, timeouts, record_property):
+@pytest.mark.conformance(id="STS-AMO-004")
+@side_by_side(disruptive=True)
+def test_out_of_service_taint_lets_the_replacement_start_elsewhere(cluster, make_workload, node_fault, recorder,
+                                                                   timeouts, record_property):
+    """the `node.kubernetes.io/out-of-service` taint lets the replacement start elsewhere"""
     wl, old, fault, durations, t0 = make_stuck(cluster, make_workload, node_fault, recorder, timeouts, "stop")
     recorder.mark(f"taint {old.spec.node_name} out-of-service")
     with out_of_service_taint(wl.api, old.spec.node_name):
@@ -248,14 +248,11 @@ def out_of_service_path(cluster, make_workload, node_fault, recorder, timeouts, 
                                 f"after the fault, with {old.spec.node_name} tainted out-of-service")
 
 
-@pytest.mark.conformance(id="STS-AMO-004")
-@runs_side_by_side(out_of_service_path)
-def test_out_of_service_taint_lets_the_replacement_start_elsewhere(body_outcome, record_property):
-    """the `node.kubernetes.io/out-of-service` taint lets the replacement start elsewhere"""
-    body_outcome.replay(record_property)
-
-
-def node_deletion_path(cluster, make_workload, node_fault, recorder, timeouts, record_property):
+@pytest.mark.conformance(id="STS-AMO-005")
+@side_by_side(disruptive=True)
+def test_deleting_the_node_object_releases_the_identity(cluster, make_workload, node_fault, recorder, timeouts,
+                                                        record_property):
+    """deleting the Node object lets the replacement be created"""
     wl, old, fault, durations, t0 = make_stuck(cluster, make_workload, node_fault, recorder, timeouts, "crash")
     recorder.mark(f"delete node {old.spec.node_name}")
     wl.api.core.delete_node(old.spec.node_name)
@@ -268,10 +265,3 @@ def node_deletion_path(cluster, make_workload, node_fault, recorder, timeouts, r
     record_timing(record_property, durations, stuck_inherent_s(cluster))
     record_property("evidence", f"replacement Ready on {new.spec.node_name} {durations['to_replacement_ready_s']}s "
                                 f"after the fault, once {old.spec.node_name}'s Node object was deleted")
-
-
-@pytest.mark.conformance(id="STS-AMO-005")
-@runs_side_by_side(node_deletion_path)
-def test_deleting_the_node_object_releases_the_identity(body_outcome, record_property):
-    """deleting the Node object lets the replacement be created"""
-    body_outcome.replay(record_property)

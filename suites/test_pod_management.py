@@ -12,6 +12,7 @@ from fixtures import invariants as inv
 from fixtures.errors import CannotJudge, ConditionImpossible
 from fixtures.workload import environment_block
 from fixtures.kube import pod_ready
+from fixtures.plugin import side_by_side
 from fixtures.timeouts import INHERENT_WAIT
 from fixtures.wait import Observation, hold_for
 
@@ -25,6 +26,7 @@ def created_names(tl, start=0):
 
 
 @pytest.mark.conformance(id="STS-ORD-001")
+@side_by_side()
 def test_ordered_ready_creates_each_pod_only_after_its_predecessors_are_ready(make_workload, recorder, timeouts):
     """with OrderedReady, pod N is created only after pods 0..N-1 are Running and Ready"""
     wl = make_workload(pod_management="OrderedReady", **VARIANT)
@@ -44,6 +46,7 @@ def test_ordered_ready_creates_each_pod_only_after_its_predecessors_are_ready(ma
 
 
 @pytest.mark.conformance(id="STS-ORD-002")
+@side_by_side()
 def test_ordered_ready_halts_scaling_while_a_pod_is_unready(make_workload, recorder, timeouts, record_property):
     """with OrderedReady, scaling halts while any pod is unready"""
     record_property(INHERENT_WAIT, timeouts.halt_window)
@@ -73,6 +76,7 @@ def test_ordered_ready_halts_scaling_while_a_pod_is_unready(make_workload, recor
 
 
 @pytest.mark.conformance(id="STS-ORD-003")
+@side_by_side()
 def test_ordered_ready_scales_down_from_the_highest_ordinal_one_at_a_time(make_workload, recorder, timeouts):
     """with OrderedReady, scale-down removes pods from the highest ordinal down, one at a time"""
     wl = make_workload(pod_management="OrderedReady", replicas=4, anti_affinity=False, storage="emptyDir")
@@ -107,6 +111,7 @@ def held_unready(wl, names, what):
 
 
 @pytest.mark.conformance(id="STS-PAR-001")
+@side_by_side()
 def test_parallel_creates_all_pods_without_waiting_for_readiness(make_workload, recorder, timeouts, record_property):
     """with Parallel, all pods are created without waiting for predecessors to be Ready"""
     wl = make_workload(pod_management="Parallel", **VARIANT)
@@ -126,6 +131,7 @@ def test_parallel_creates_all_pods_without_waiting_for_readiness(make_workload, 
 
 
 @pytest.mark.conformance(id="STS-PAR-002")
+@side_by_side()
 def test_parallel_scales_while_pods_are_unready(make_workload, recorder, timeouts, record_property):
     """with Parallel, scaling proceeds while pods are unready"""
     wl = make_workload(pod_management="Parallel", **VARIANT)

@@ -14,7 +14,8 @@ from fixtures.errors import CannotJudge, SuiteError
 from fixtures.faults import GRACEFUL_SHUTDOWN, fault_for
 from fixtures.mongo import prepare_workload
 from fixtures import groups
-from fixtures.plugin import JobContext, job_result, scenario_job, skip_unless_disruption_allowed, workload_spec
+from fixtures.plugin import (JobContext, job_result, scenario_job, side_by_side, skip_unless_disruption_allowed,
+                             workload_spec)
 from fixtures.scenarios import GracefulShutdown, graceful_shutdown, held_terminal_pod
 from fixtures.timeouts import INHERENT_WAIT, duration_s
 from fixtures.workload import deploy, pick_nodes, schedulable_workers
@@ -101,6 +102,7 @@ LOOP_ATTEMPTS = 3
 
 
 @pytest.mark.conformance(id="STS-TERM-002")
+@side_by_side()
 def test_a_pod_still_being_deleted_is_neither_deleted_again_nor_recreated_in_a_loop(make_workload, recorder, timeouts,
                                                                                      record_property):
     """while a pod that ended is still being deleted (held by a finalizer), the controller neither deletes it again

@@ -19,8 +19,8 @@ def case(nodeid, label, inherent):
 def test_a_shared_scenario_counts_once_and_jobs_go_to_their_module(tmp_path):
     (tmp_path / "junit.xml").write_text(JUNIT)
     doc = {"cluster": {"node_groups": [["w1"], ["w2"]],
-                       "side_by_side": [{"job": "('failure', 'crash')", "seconds": 90.0},
-                                        {"job": "('experiment', PosixPath('chaos/node-crash.yaml'))", "seconds": 60}]},
+                       "side_by_side": [{"job": "failure[crash]", "seconds": 90.0},
+                                        {"job": "experiment[node-crash]", "seconds": 60}]},
            "guarantees": {
                "STS-AMO-001": {"cases": [case("suites/test_at_most_one.py::a[crash]", "crash", 70.0)]},
                "STS-AMO-002": {"cases": [case("suites/test_at_most_one.py::b[crash]", "crash", 70.0)]},

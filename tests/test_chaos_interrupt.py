@@ -12,10 +12,12 @@ import pytest
 from fixtures import groups
 from fixtures.chaos.runner import ROOT, chaos_command, chaos_env, child_env
 from fixtures.nodes import wait_all_nodes_ready
+from fixtures.plugin import side_by_side
 
 pytestmark = [pytest.mark.cluster, pytest.mark.disruptive]
 
 
+@side_by_side(disruptive=True)
 def test_ctrl_c_during_a_node_fault_restores_the_node_and_cleans_up(cluster, settings, workload_image, timeouts,
                                                                      tmp_path):
     if not cluster.kind:

@@ -81,3 +81,18 @@ def test_a_fault_is_restored_even_when_the_test_body_raises(cluster, timeouts, k
     rules = subprocess.run(["docker", "exec", node, "iptables", "-S"], capture_output=True, text=True).stdout
     assert _CUT_TAG not in rules
     wait_all_nodes_ready(cluster.api, timeouts.node_ready)
+
+
+def test_a_second_node_stop_waits_for_the_first_nodes_address(tmp_path, monkeypatch):
+    """Two kind nodes down at once can swap addresses: the second stop waits
+    for the lock the first holds until its node runs again, and gives up
+    with the reason after its budget."""
+    from fixtures import faults
+
+    monkeypatch.setattr(faults, "ADDRESS_LOCK", tmp_path / "addresses.lock")
+    with faults.address_lock("the first stop"):
+        with pytest.raises(SuiteError, match="another kind node on this machine has been down"):
+            with faults.address_lock("the second stop", budget=1.0):
+                pass
+    with faults.address_lock("the second stop", budget=1.0):
+        pass

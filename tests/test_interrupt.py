@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.cluster import node_containers
+from fixtures.faults import address_lock
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "sts-interrupt-check"
@@ -28,6 +29,13 @@ def no_leftovers():
 def test_ctrl_c_during_cluster_creation_deletes_the_nodes(cluster, no_leftovers, tmp_path):
     if not cluster.kind:
         pytest.skip("needs Docker and kind: this session runs against an existing cluster")
+    # Its nodes join the kind network: not while a node of ours is down and
+    # its address free (fixtures/faults.py: ADDRESS_LOCK).
+    with address_lock("a second kind cluster's creation"):
+        _interrupt_creation(tmp_path)
+
+
+def _interrupt_creation(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", "suites/test_wire.py", "-p", "no:cacheprovider", f"--cluster-name={NAME}",
          "--workers=1", "--profile=stand-in", f"--reports-dir={tmp_path}"],

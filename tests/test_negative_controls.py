@@ -3,7 +3,9 @@ must fail, with the right guarantee ID. A check that cannot fail proves nothing.
 
 Each control runs the real suite in a child pytest session against the
 cluster of this session (`--cluster existing`), so it exercises exactly the
-code users run.
+code users run. The ones that take minutes run side by side with other
+scenarios when the cluster has node groups (fixtures/plugin.py: side_by_side):
+the child gets its group's nodes.
 """
 
 import json
@@ -15,9 +17,7 @@ import pytest
 
 from fixtures import groups
 from fixtures.child import run_child
-from fixtures.nodes import wait_all_nodes_ready
-from fixtures.plugin import JobContext, job_result, scenario_job, skip_unless_disruption_allowed
-from fixtures.timeouts import Timeouts
+from fixtures.plugin import side_by_side
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,40 +29,11 @@ def run_suite(cluster, settings, workload_image, tmp_path, suite: str, *extra: s
     return run.proc, run.cases
 
 
-# The controls that take minutes run as jobs, side by side with the suites'
-# scenarios when the cluster has node groups: test name -> (suite, options,
-# disturbs nodes). Options may name files made in the run's own directory.
-CONTROLS = {}
-
-
-def control(suite: str, *options, disruptive: bool = False):
-    def register(test):
-        CONTROLS[test.__name__] = (suite, options, disruptive)
-        return test
-    return register
-
-
-@scenario_job("child_run", key=lambda item: item.originalname if item.originalname in CONTROLS
-              and "child_run" in getattr(item, "fixturenames", ()) else None)
-def run_control(ctx: JobContext, name: str):
-    suite, options, disruptive = CONTROLS[name]
-    if disruptive:
-        skip_unless_disruption_allowed(ctx.cluster, ctx.settings)
-    out = ctx.tmp_path_factory.mktemp(name[5:40])
-    extra = [o(out) if callable(o) else o for o in options]
-    return run_child(ctx.cluster, ctx.settings.profile, ctx.workload_image, out, [suite], *extra)
-
-
-@pytest.fixture
-def child_run(request):
-    """The child run of this control (see CONTROLS)."""
-    return job_result(request, key=request.node.originalname)
-
-
-@control("suites/test_dns.py", "--workload-defect=dns-unpublished", "--timeout-scale=0.5",
-         "-k", "every_pod_resolves_by_its_stable_name")
-def test_dns_check_fails_when_pods_are_not_published_in_dns(cluster, child_run):
-    proc, cases, tmp_path = child_run.proc, child_run.cases, child_run.out
+@side_by_side()
+def test_dns_check_fails_when_pods_are_not_published_in_dns(cluster, settings, workload_image, tmp_path):
+    proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_dns.py",
+                            "--workload-defect=dns-unpublished", "--timeout-scale=0.5",
+                            "-k", "every_pod_resolves_by_its_stable_name")
     name = "test_every_pod_resolves_by_its_stable_name_to_its_own_ip"
     assert name in cases, f"the DNS suite did not run:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
     cid, outcome, message = cases[name]
@@ -108,9 +79,10 @@ def assert_failed(proc, cases, expected: dict[str, str]) -> None:
         f"{got}\n{proc.stdout[-4000:]}"
 
 
-@control("suites/test_identity.py", "--workload-defect=emptydir-storage", "-k", "hostPath")
-def test_identity_checks_fail_when_storage_dies_with_the_pod(child_run):
-    proc, cases = child_run.proc, child_run.cases
+@side_by_side()
+def test_identity_checks_fail_when_storage_dies_with_the_pod(cluster, settings, workload_image, tmp_path):
+    proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_identity.py",
+                            "--workload-defect=emptydir-storage", "-k", "hostPath")
     assert_failed(proc, cases, {
         "test_data_on_a_pods_own_storage_survives_its_deletion[hostPath]": "STS-ID-002",
         "test_each_ordinal_keeps_its_own_volume[hostPath]": "STS-ID-003",
@@ -124,9 +96,10 @@ def test_identity_checks_fail_when_storage_dies_with_the_pod(child_run):
     assert _outcomes(cases).get(name_check) == ("STS-ID-001", "passed"), _outcomes(cases)
 
 
-@control("suites/test_identity.py", "--workload-defect=deployment", "-k", "hostPath")
-def test_identity_checks_fail_for_pods_without_stable_identity(child_run):
-    proc, cases = child_run.proc, child_run.cases
+@side_by_side()
+def test_identity_checks_fail_for_pods_without_stable_identity(cluster, settings, workload_image, tmp_path):
+    proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_identity.py",
+                            "--workload-defect=deployment", "-k", "hostPath")
     name_check = "test_recreated_pod_keeps_its_name_ordinal_and_hostname[hostPath]"
     assert_failed(proc, cases, {
         name_check: "STS-ID-001",
@@ -137,10 +110,10 @@ def test_identity_checks_fail_for_pods_without_stable_identity(child_run):
     assert_reason(cases, name_check, " came back as mongo-")
 
 
-@control("suites/test_pod_management.py", "--workload-defect=policy-ordered", "-k", "parallel",
-         "--timeout-scale=0.2")
-def test_parallel_checks_fail_when_the_controller_waits(child_run):
-    proc, cases = child_run.proc, child_run.cases
+@side_by_side()
+def test_parallel_checks_fail_when_the_controller_waits(cluster, settings, workload_image, tmp_path):
+    proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_pod_management.py",
+                            "--workload-defect=policy-ordered", "-k", "parallel", "--timeout-scale=0.2")
     assert_failed(proc, cases, {
         "test_parallel_creates_all_pods_without_waiting_for_readiness": "STS-PAR-001",
         "test_parallel_scales_while_pods_are_unready": "STS-PAR-002",
@@ -154,11 +127,9 @@ def test_parallel_checks_fail_when_the_controller_waits(child_run):
 
 
 @pytest.mark.disruptive
-@control("suites/test_at_most_one.py", "--cluster-defect=unsafe-force-delete", "--allow-disruptive",
-         "-k", "network-cut",
-         # The lost writes never turn up: do not wait the full settling budget for them.
-         "--timeout-scale=0.4", disruptive=True)
-def test_at_most_one_fails_when_stuck_pods_are_force_deleted_during_a_network_cut(cluster, settings, child_run):
+@side_by_side(disruptive=True)
+def test_at_most_one_fails_when_stuck_pods_are_force_deleted_during_a_network_cut(cluster, settings, workload_image,
+                                                                                   tmp_path):
     """A cluster whose operator force-deletes pods stuck terminating on a
     NotReady node, during a network cut: the old mongo-1 keeps running on the
     cut-off node while its replacement runs on the spare. The real suite
@@ -166,7 +137,10 @@ def test_at_most_one_fails_when_stuck_pods_are_force_deleted_during_a_network_cu
     from the cut node, and leave every node Ready."""
     if not cluster.kind:
         pytest.skip("the node runtime is sampled through Docker: kind clusters only")
-    proc, cases = child_run.proc, child_run.cases
+    proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_at_most_one.py",
+                            "--cluster-defect=unsafe-force-delete", "--allow-disruptive", "-k", "network-cut",
+                            # The lost writes never turn up: do not wait the full settling budget for them.
+                            "--timeout-scale=0.4")
     amo1 = "test_no_second_pod_while_the_old_ones_termination_is_unconfirmed[network-cut]"
     amo2 = "test_no_two_pods_of_one_identity_ever_run_at_once[network-cut]"
     assert_failed(proc, cases, {amo1: "STS-AMO-001", amo2: "STS-AMO-002"})
@@ -174,9 +148,10 @@ def test_at_most_one_fails_when_stuck_pods_are_force_deleted_during_a_network_cu
     assert_reason(cases, amo2, "STS-AMO-002 violated: at no instant do two pods of one identity")
     message = cases[amo2][2]
     assert "mongo-1: 2 UIDs running at once" in message and "per its runtime" in message, message
-    # Every node of the group it ran in is Ready again.
-    with groups.scope(child_run.group):
-        wait_all_nodes_ready(cluster.api, Timeouts.scaled(settings.timeout_scale).node_ready)
+    from fixtures.nodes import wait_all_nodes_ready
+    from fixtures.timeouts import Timeouts
+
+    wait_all_nodes_ready(cluster.api, Timeouts.scaled(settings.timeout_scale).node_ready)
 
 
 def test_node_fault_checks_that_did_not_run_never_read_pass(cluster, settings, workload_image, tmp_path):
@@ -190,40 +165,35 @@ def test_node_fault_checks_that_did_not_run_never_read_pass(cluster, settings, w
     assert proc.returncode == 0, proc.stdout[-2000:]
 
 
-def broken_experiments(source: str, edit=None):
-    """An option `--chaos-dir=DIR`, DIR holding one experiment of chaos/
-    edited by `edit`, made in the control's own directory."""
+def broken_experiments(tmp_path, source: str, edit=None) -> Path:
+    """A --chaos-dir holding one experiment of chaos/, edited by `edit`."""
+    import yaml
 
-    def option(out: Path) -> str:
-        import yaml
-
-        doc = yaml.safe_load((ROOT / "chaos" / source).read_text())
-        if edit:
-            edit(doc)
-        (out / "experiments").mkdir()
-        (out / "experiments" / source).write_text(yaml.safe_dump(doc, sort_keys=False))
-        return f"--chaos-dir={out / 'experiments'}"
-
-    return option
-
-
-def break_rollback(doc):
-    """The freeze experiment, with the thaw left to a rollback that succeeds
-    but restores nothing (it uncordons nodes)."""
-    doc["method"] = [a for a in doc["method"] if a["name"] not in ("node-returns", "identities-serve-again")]
-    doc["rollbacks"] = [{"type": "action", "name": "uncordon-instead-of-thaw", "provider": {
-        "type": "python", "module": "chaosk8s.node.actions", "func": "uncordon_node",
-        "arguments": {"label_selector": "kubernetes.io/os=linux"}}}]
+    doc = yaml.safe_load((ROOT / "chaos" / source).read_text())
+    if edit:
+        edit(doc)
+    out = tmp_path / "experiments"
+    out.mkdir()
+    (out / source).write_text(yaml.safe_dump(doc, sort_keys=False))
+    return out
 
 
 @pytest.mark.disruptive
-@control("suites/test_chaos.py", broken_experiments("node-freeze.yaml", break_rollback), "--allow-disruptive",
-         "--timeout-scale=0.5", disruptive=True)
-def test_chaos_run_fails_when_a_rollback_does_not_restore(cluster, settings, child_run):
+@side_by_side(disruptive=True)
+def test_chaos_run_fails_when_a_rollback_does_not_restore(cluster, settings, workload_image, tmp_path):
     """The freeze experiment, with the thaw left to a rollback that succeeds
     but restores nothing (it uncordons nodes): the run MUST fail, naming the
     rollback, and the suite must still leave the node thawed."""
-    proc, cases = child_run.proc, child_run.cases
+
+    def break_rollback(doc):
+        doc["method"] = [a for a in doc["method"] if a["name"] not in ("node-returns", "identities-serve-again")]
+        doc["rollbacks"] = [{"type": "action", "name": "uncordon-instead-of-thaw", "provider": {
+            "type": "python", "module": "chaosk8s.node.actions", "func": "uncordon_node",
+            "arguments": {"label_selector": "kubernetes.io/os=linux"}}}]
+
+    chaos_dir = broken_experiments(tmp_path, "node-freeze.yaml", break_rollback)
+    proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_chaos.py",
+                            f"--chaos-dir={chaos_dir}", "--allow-disruptive", "--timeout-scale=0.5")
     name = "test_experiment_holds_its_steady_state_and_its_rollbacks_restore[node-freeze]"
     assert_failed(proc, cases, {name: "STS-CHAOS-001"})
     message = cases[name][2]
@@ -231,23 +201,25 @@ def test_chaos_run_fails_when_a_rollback_does_not_restore(cluster, settings, chi
         in message, message
     # The rollback itself reported success: only the suite's own check caught it.
     assert "rollback uncordon-instead-of-thaw" not in message, message
-    with groups.scope(child_run.group):
-        wait_all_nodes_ready(cluster.api, Timeouts.scaled(settings.timeout_scale).node_ready)
+    from fixtures.nodes import wait_all_nodes_ready
+    from fixtures.timeouts import Timeouts
+
+    wait_all_nodes_ready(cluster.api, Timeouts.scaled(settings.timeout_scale).node_ready)
     paused = subprocess.run(["docker", "ps", "--filter", "status=paused", "--filter",
                              f"label=io.x-k8s.kind.cluster={cluster.name}", "--format", "{{.Names}}"],
                             capture_output=True, text=True).stdout.split()
-    # Other groups' scenarios may freeze their own nodes meanwhile.
-    left = groups.within(paused, child_run.group)
-    assert not left, f"a kind node of the control's group was left frozen: {left}"
+    # Only this control's node group: others may freeze their own meanwhile.
+    assert not groups.within(paused), f"a kind node was left frozen: {paused}"
 
 
-@control("suites/test_chaos.py", broken_experiments("pod-deletion.yaml"), "--workload-defect=emptydir-storage",
-         "--timeout-scale=0.5")
-def test_chaos_run_fails_when_an_acknowledged_write_is_lost(child_run):
+@side_by_side()
+def test_chaos_run_fails_when_an_acknowledged_write_is_lost(cluster, settings, workload_image, tmp_path):
     """Pod deletion against a workload whose data dies with the pod (emptyDir):
     every write acknowledged before the deletion is gone, and STS-DATA-001
     MUST fail, naming the lost writes."""
-    proc, cases = child_run.proc, child_run.cases
+    chaos_dir = broken_experiments(tmp_path, "pod-deletion.yaml")
+    proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_chaos.py",
+                            f"--chaos-dir={chaos_dir}", "--workload-defect=emptydir-storage", "--timeout-scale=0.5")
     assert_failed(proc, cases, {
         "test_no_acknowledged_write_is_lost[pod-deletion]": "STS-DATA-001",
         "test_experiment_holds_its_steady_state_and_its_rollbacks_restore[pod-deletion]": "STS-CHAOS-001",
