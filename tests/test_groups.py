@@ -169,3 +169,21 @@ def test_an_exclusive_block_waits_for_running_jobs_and_holds_the_queue():
     pool.result("second")
     pool.close(grace=5)
     assert order == ["first done", "exclusive", "second ran"]
+
+
+def test_ctrl_c_in_a_job_the_main_thread_runs_ends_the_run_there():
+    pool = groups.SideBySide([("m1",), ("g1",)])
+    gate = threading.Event()
+    ran = []
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    pool.submit("slow", lambda: gate.wait(5))
+    pool.submit("interrupted", interrupted)
+    pool.submit("next", lambda: ran.append("next"))
+    with pytest.raises(KeyboardInterrupt):
+        pool.result("slow")
+    gate.set()
+    pool.close(grace=5)
+    assert ran == [] and pool.jobs["next"].state == "pending"
