@@ -185,11 +185,16 @@ def test_chaos_run_fails_when_a_rollback_does_not_restore(cluster, settings, wor
     but restores nothing (it uncordons nodes): the run MUST fail, naming the
     rollback, and the suite must still leave the node thawed."""
 
+    # Uncordoning every node would also uncordon the spares another node
+    # group's scenario holds cordoned: only this group's first node.
+    group = groups.current()
+    target = {"name": sorted(group)[0]} if group else {"label_selector": "kubernetes.io/os=linux"}
+
     def break_rollback(doc):
         doc["method"] = [a for a in doc["method"] if a["name"] not in ("node-returns", "identities-serve-again")]
         doc["rollbacks"] = [{"type": "action", "name": "uncordon-instead-of-thaw", "provider": {
             "type": "python", "module": "chaosk8s.node.actions", "func": "uncordon_node",
-            "arguments": {"label_selector": "kubernetes.io/os=linux"}}}]
+            "arguments": target}}]
 
     chaos_dir = broken_experiments(tmp_path, "node-freeze.yaml", break_rollback)
     proc, cases = run_suite(cluster, settings, workload_image, tmp_path, "suites/test_chaos.py",
