@@ -20,7 +20,8 @@ def test_a_shared_scenario_counts_once_and_jobs_go_to_their_module(tmp_path):
     (tmp_path / "junit.xml").write_text(JUNIT)
     doc = {"cluster": {"node_groups": [["w1"], ["w2"]],
                        "side_by_side": [{"job": "failure[crash]", "seconds": 90.0},
-                                        {"job": "experiment[node-crash]", "seconds": 60}]},
+                                        {"job": "experiment[node-crash]", "seconds": 60},
+                                        {"job": "suites/test_dns.py::c", "seconds": 5}]},
            "guarantees": {
                "STS-AMO-001": {"cases": [case("suites/test_at_most_one.py::a[crash]", "crash", 70.0)]},
                "STS-AMO-002": {"cases": [case("suites/test_at_most_one.py::b[crash]", "crash", 70.0)]},
@@ -29,5 +30,6 @@ def test_a_shared_scenario_counts_once_and_jobs_go_to_their_module(tmp_path):
     b = budget(tmp_path / "junit.xml", tmp_path / "c.json", wall_s=140.0)
     assert b["modules"]["suites/test_at_most_one.py"] == {"wall_s": 101.0, "jobs_s": 90.0, "inherent_wait_s": 70.0}
     assert b["modules"]["suites/test_chaos.py"]["jobs_s"] == 60.0
+    assert b["modules"]["suites/test_dns.py"]["jobs_s"] == 5.0
     assert b["inherent_wait_s"] == 70.0 and b["ratio"] == 2.0 and b["node_groups"] == 2
     assert "wall / inherent waits: 2.0 on 2 node group(s)" in table(b)

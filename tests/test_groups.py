@@ -29,6 +29,11 @@ def test_simultaneous_faults_stay_below_the_unhealthy_zone_threshold():
 
 def test_a_scope_is_per_thread_and_children_get_it_through_the_environment(monkeypatch):
     monkeypatch.delenv(groups.ENV, raising=False)
+    with groups.scope(None):  # this session's own thread may have a group
+        _scopes_per_thread(monkeypatch)
+
+
+def _scopes_per_thread(monkeypatch):
     assert groups.current() is None
     seen = {}
     with groups.scope(["a", "b"]):
@@ -187,3 +192,21 @@ def test_ctrl_c_in_a_job_the_main_thread_runs_ends_the_run_there():
     gate.set()
     pool.close(grace=5)
     assert ran == [] and pool.jobs["next"].state == "pending"
+
+
+def test_an_interrupt_starts_no_further_job_and_ends_the_running_waits():
+    pool = groups.SideBySide([("m1",), ("g1",)])
+    ran = []
+
+    def waits():
+        while True:
+            Clock().sleep(0.5)
+
+    pool.submit("w", waits)
+    pool.submit("next", lambda: ran.append("next"))
+    time.sleep(0.2)
+    pool.interrupt()
+    pool.close(grace=5)
+    assert ran == [] and pool.jobs["next"].state == "pending"
+    with pytest.raises(groups.Cancelled):
+        pool.result("w")

@@ -21,8 +21,15 @@ def test_no_node_pulled_an_image(cluster, workload_image):
             # Another node group's scenario has it down or frozen right now.
             down.append(node)
             continue
-        log = subprocess.run(["docker", "exec", node, "journalctl", "-u", "containerd", "--no-pager", "-o", "cat"],
-                             capture_output=True, text=True, check=True).stdout
+        res = subprocess.run(["docker", "exec", node, "journalctl", "-u", "containerd", "--no-pager", "-o", "cat"],
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            state = container_state(node)
+            if not state.get("Running") or state.get("Paused"):
+                down.append(node)  # stopped or frozen while asked
+                continue
+            raise AssertionError(f"could not read {node}'s containerd log: {res.stderr.strip()}")
+        log = res.stdout
         assert "starting containerd" in log, f"no containerd log read from {node}"
         hits = [line for line in log.splitlines() if "PullImage" in line]
         if hits:
