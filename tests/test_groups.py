@@ -210,3 +210,19 @@ def test_an_interrupt_starts_no_further_job_and_ends_the_running_waits():
     assert ran == [] and pool.jobs["next"].state == "pending"
     with pytest.raises(groups.Cancelled):
         pool.result("w")
+
+
+def test_a_child_process_waited_for_in_a_job_stops_when_the_run_is_interrupted():
+    import subprocess
+
+    proc = subprocess.Popen(["sleep", "30"])
+    threading.Timer(0.3, groups.CANCELLED.set).start()
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(groups.Cancelled, match="during a test sleep"):
+            groups.communicate(proc, 60, "a test sleep")
+    finally:
+        groups.CANCELLED.clear()
+        proc.kill()
+        proc.wait()
+    assert time.monotonic() - t0 < 5
