@@ -11,6 +11,7 @@ never came back. Disruptive, like the node-failure scenarios.
 import pytest
 
 from fixtures.errors import CannotJudge, SuiteError
+from fixtures.kube import pod_ready
 from fixtures.faults import GRACEFUL_SHUTDOWN, fault_for
 from fixtures.mongo import prepare_workload
 from fixtures import groups
@@ -133,3 +134,39 @@ def test_a_pod_still_being_deleted_is_neither_deleted_again_nor_recreated_in_a_l
     record_property("evidence", f"{VICTIM} {held.phase} and held for {held.hold_seconds:.0f}s: the controller acted "
                                 f"on it {acted} times; one replacement (UID {held.new_ready.uid}) Ready "
                                 f"{held.durations.get('release_to_replacement_ready_s')}s after the release")
+
+
+@pytest.mark.conformance(id="STS-TERM-003")
+@side_by_side()
+def test_a_pod_that_failed_is_recreated_under_the_same_identity(make_workload, recorder, timeouts, record_property):
+    """a pod that ends Failed is deleted and recreated under the same name and identity, and becomes Ready"""
+    wl = make_workload(replicas=2, anti_affinity=False, storage="emptyDir")
+    wl.wait_ready(timeouts)
+    victim = wl.pod_names()[-1]
+    old = wl.pod(victim)
+    start = recorder.mark(f"end {victim}: activeDeadlineSeconds 1").seq
+    # The kubelet ends a pod past its active deadline with phase Failed
+    # (DeadlineExceeded) whatever its restart policy; the field may be set on
+    # a running pod.
+    wl.api.core.patch_namespaced_pod(victim, wl.namespace, {"spec": {"activeDeadlineSeconds": 1}})
+
+    def back(pods):
+        p = pods.get(victim)
+        if p is None or p.metadata.uid == old.metadata.uid:
+            return False, f"{victim}: " + ("absent" if p is None else f"still the old pod (UID {old.metadata.uid}, "
+                                                                       f"{p.status.phase})")
+        return pod_ready(p) and not p.metadata.deletion_timestamp, f"{victim} UID {p.metadata.uid}: {p.status.phase}"
+
+    new = wl.wait_until(f"{victim} recreated and Ready", back, timeouts.pod_recreated + timeouts.pod_ready,
+                        guarantee="STS-TERM-003")[victim]
+    tl = recorder.snapshot()
+    failed = next((e for e in tl.of("pod", victim) if e.seq > start and e.data.get("uid") == old.metadata.uid
+                   and e.data.get("phase") == "Failed"), None)
+    if failed is None:
+        raise CannotJudge(f"STS-TERM-003: the premise was not shown: {victim} (UID {old.metadata.uid}) was never seen "
+                          f"Failed before it went")
+    assert new.spec.hostname == victim and (new.metadata.labels or {}).get(
+        "statefulset.kubernetes.io/pod-name") == victim, \
+        f"STS-TERM-003: {victim} came back with hostname {new.spec.hostname}, labels {new.metadata.labels}"
+    record_property("evidence", f"{victim} (UID {old.metadata.uid}) ended Failed; recreated as UID {new.metadata.uid}, "
+                                f"same hostname and pod-name label, Ready")

@@ -33,6 +33,8 @@ CALLS = {
     "read_namespaced_stateful_set": [("get", "apps", "statefulsets")],
     "list_namespaced_stateful_set": [("list", "apps", "statefulsets")],
     "patch_namespaced_stateful_set": [("patch", "apps", "statefulsets")],
+    "delete_namespaced_stateful_set": [("delete", "apps", "statefulsets")],
+    "list_namespaced_controller_revision": [("list", "apps", "controllerrevisions")],
     "patch_namespaced_stateful_set_scale": [("patch", "apps", "statefulsets/scale")],
     "read_namespaced_pod": [("get", "", "pods")],
     "list_namespaced_pod": [("list", "", "pods")],

@@ -83,4 +83,4 @@ def test_image_build_rejects_an_unknown_mutant_before_building_anything():
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1, res.stderr
     assert lines[0].startswith("images/build: error: no mutant 'no-such-mutant' (images/mutants/no-such-mutant.patch); "
-                               "choose from: no-identity ordered-as-parallel"), lines[0]
+                               "choose from: available-at-once claims-never-deleted"), lines[0]

@@ -81,3 +81,54 @@ def test_the_duplicate_env_variant_repeats_one_name_and_nothing_else_changes():
     del dup["spec"]["template"]["spec"]["containers"][0]["env"]
     plain["spec"]["template"]["spec"]["containers"][0].pop("env", None)
     assert dup == plain
+
+
+IMG = "sts-conformance/ferretdb-standin:v1.24.2"
+
+
+def test_update_claim_ordinal_and_availability_settings_reach_the_statefulset():
+    _, sts = render(WorkloadSpec(image=IMG, update_strategy="RollingUpdate", partition=2,
+                                 claim_retention=("Delete", "Retain"), ordinals_start=5, min_ready_seconds=10), "ns1")
+    spec = sts["spec"]
+    assert spec["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}}
+    assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Delete", "whenScaled": "Retain"}
+    assert spec["ordinals"] == {"start": 5} and spec["minReadySeconds"] == 10
+    # A known revision to come back to.
+    assert spec["template"]["metadata"]["annotations"] == {"sts-conformance.io/revision": "a"}
+
+
+def test_defaults_leave_the_api_defaults_alone():
+    _, sts = render(WorkloadSpec(image=IMG), "ns1")
+    assert sts["spec"]["updateStrategy"] == {"type": "RollingUpdate"}
+    for key in ("persistentVolumeClaimRetentionPolicy", "ordinals", "minReadySeconds"):
+        assert key not in sts["spec"]
+
+
+@pytest.mark.parametrize("defect, spec, check", [
+    ("update-ondelete", {}, lambda s: s["updateStrategy"] == {"type": "OnDelete"}),
+    ("update-rolling", {"update_strategy": "OnDelete"}, lambda s: s["updateStrategy"]["type"] == "RollingUpdate"),
+    ("partition-dropped", {"partition": 2}, lambda s: s["updateStrategy"] == {"type": "RollingUpdate"}),
+    ("claims-retained", {"claim_retention": ("Delete", "Delete")},
+     lambda s: s["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}),
+    ("claims-deleted", {}, lambda s: s["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Delete",
+                                                                                   "whenScaled": "Delete"}),
+    ("ordinals-dropped", {"ordinals_start": 5}, lambda s: "ordinals" not in s),
+    ("min-ready-dropped", {"min_ready_seconds": 10}, lambda s: "minReadySeconds" not in s),
+    ("no-readiness-probe", {}, lambda s: "readinessProbe" not in s["template"]["spec"]["containers"][0]),
+])
+def test_each_update_family_defect_overrides_what_the_test_asks_for(defect, spec, check):
+    _, sts = render(WorkloadSpec(image=IMG, defect=defect, **spec), "ns1")
+    assert check(sts["spec"]), sts["spec"]
+
+
+def test_a_start_ordinal_numbers_the_identities_from_it():
+    from fixtures.workload import Workload
+    wl = Workload(api=None, namespace="ns1", spec=WorkloadSpec(image=IMG, ordinals_start=5))
+    assert wl.pod_names() == ["mongo-5", "mongo-6", "mongo-7"]
+
+
+def test_unknown_update_strategy_or_retention_policy_is_refused():
+    with pytest.raises(SuiteError, match="unknown update strategy 'Recreate'"):
+        render(WorkloadSpec(image=IMG, update_strategy="Recreate"), "ns1")
+    with pytest.raises(SuiteError, match="unknown claim retention policy 'Keep'"):
+        render(WorkloadSpec(image=IMG, claim_retention=("Keep", "Retain")), "ns1")
