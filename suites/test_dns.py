@@ -3,7 +3,7 @@
 import pytest
 
 from fixtures.catalogue import must
-from fixtures.dns import per_pod_names, wait_record_refreshed, wait_resolves_to
+from fixtures.dns import cluster_domain, per_pod_names, wait_record_refreshed, wait_resolves_to
 
 pytestmark = pytest.mark.cluster
 
@@ -15,11 +15,13 @@ def test_every_pod_resolves_by_its_stable_name_to_its_own_ip(cluster, seed_workl
     wl = seed_workload
     pods = wl.pods()
     observer = wl.pod_names()[0]
+    domain = cluster_domain(cluster.api, wl.namespace, observer)
+    record_property("cluster_domain", domain)
     answers = {}
     for pod in wl.pod_names():
         ip = pods[pod].status.pod_ip
         assert ip, f"STS-DNS-001: {pod} has no pod IP in the API"
-        for name in per_pod_names(pod, wl.service, wl.namespace):
+        for name in per_pod_names(pod, wl.service, wl.namespace, domain):
             ans = wait_resolves_to(cluster.api, wl.namespace, observer, name, ip, timeouts.dns_answer, "STS-DNS-001")
             answers[name] = ans.addresses[0]
     # Every identity must have its own address: a Service VIP or a shared
@@ -45,6 +47,8 @@ def test_recreated_pods_name_resolves_to_its_new_ip(cluster, recreation, timeout
     record_property("new_uid", r.new.uid)
     record_property("dns_before_deletion", "; ".join(f"{k} -> {v}" for k, v in r.dns_before.items()))
     rests_on = wait_record_refreshed(cluster.api, wl.namespace, wl.service, observer, r.old, r.new,
-                                     per_pod_names(r.victim, wl.service, wl.namespace), timeouts.dns_answer)
+                                     per_pod_names(r.victim, wl.service, wl.namespace,
+                                                   cluster_domain(cluster.api, wl.namespace, observer)),
+                                     timeouts.dns_answer)
     record_property("rests_on", rests_on)
     record_property("evidence", rests_on)

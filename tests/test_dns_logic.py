@@ -183,3 +183,13 @@ def test_a_dns_wait_for_a_guarantee_runs_out_as_a_violation_and_a_labelled_one_a
         wait_resolves_to(None, NS, "mongo-0", "mongo-1.mongo", "10.244.2.9", 60, "peers resolve each other again")
     assert not isinstance(info.value, AssertionError)
     assert "waiting for peers resolve each other again: mongo-1.mongo to resolve to 10.244.2.9" in str(info.value)
+
+
+def test_the_cluster_domain_comes_from_the_pods_search_list():
+    from fixtures.dns import domain_from_resolv_conf
+    conf = "search ns1.svc.example.internal svc.example.internal example.internal\nnameserver 10.96.0.10\noptions ndots:5\n"
+    assert domain_from_resolv_conf(conf, "ns1") == "example.internal"
+    assert domain_from_resolv_conf("search ns1.svc.cluster.local svc.cluster.local cluster.local\n", "ns1") == "cluster.local"
+    # Another namespace's entry, or none at all: the domain is not guessed.
+    assert domain_from_resolv_conf("search ns2.svc.cluster.local\n", "ns1") is None
+    assert domain_from_resolv_conf("nameserver 8.8.8.8\n", "ns1") is None
