@@ -13,8 +13,7 @@ import pytest
 
 from fixtures import invariants as inv
 from fixtures.errors import CannotJudge
-from fixtures.kube import pod_ready
-from fixtures.mutants import server_version
+from fixtures.kube import minor_of, pod_ready, server_version
 from fixtures.plugin import side_by_side
 from fixtures.timeouts import INHERENT_WAIT
 from fixtures.wait import Observation, wait_for
@@ -29,9 +28,8 @@ MIN_READY_S = 10
 
 def require_version(cluster, minor: int, what: str) -> None:
     """Skip, naming both versions, on a cluster older than 1.`minor`."""
-    version = server_version(cluster)
-    m = re.match(r"v?1\.(\d+)", version)
-    if m and int(m.group(1)) < minor:
+    version = server_version(cluster.api)
+    if (minor_of(version) or minor) < minor:
         pytest.skip(f"{what} needs Kubernetes 1.{minor} or later; the cluster runs {version}")
 
 
