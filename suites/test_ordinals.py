@@ -78,13 +78,13 @@ def test_moving_the_start_ordinal_replaces_the_pods_at_the_edges_in_order(cluste
     tl = recorder.snapshot()
     inv.require_recording("STS-ORDS-002", tl, start, streams=("pod",))
     assert wl.pod("mongo-5").metadata.uid == kept, "STS-ORDS-002: mongo-5, in both ranges, was replaced"
+    inv.judge_window("STS-ORDS-002", tl, inv.ordered_creation_from(tl, 3, start=start)
+                     + inv.scale_down_order(tl, start=start) + inv.removals_after_predecessors(tl, start=start),
+                     start, streams=("pod",))
     made = [e.name for e in inv.creations(tl, start=start)]
     removed = [e.name for e in inv.terminations(tl, start=start)]
     assert (made, removed) == (["mongo-3", "mongo-4"], ["mongo-7", "mongo-6"]), \
         f"STS-ORDS-002: created {made}, removed {removed}"
-    inv.judge_window("STS-ORDS-002", tl, inv.ordered_creation_from(tl, 3, start=start)
-                     + inv.scale_down_order(tl, start=start) + inv.removals_after_predecessors(tl, start=start),
-                     start, streams=("pod",))
     record_property("evidence", "start 5 -> 3: mongo-3 then mongo-4 created, each after its predecessors were Ready; "
                                 "mongo-7 then mongo-6 removed one at a time; mongo-5 kept")
 
@@ -109,13 +109,16 @@ def test_a_pod_counts_as_available_only_after_min_ready_seconds(make_workload, r
     wait_for("mongo-0 counted as available", available, MIN_READY_S + timeouts.pod_ready, interval=0.5,
              guarantee="STS-AVAIL-001")
     record_property("status_samples", samples[:5] + samples[-3:])
-    early = [s for s in samples if s[2] >= 1 and s[0] < MIN_READY_S]
-    assert not early, (f"STS-AVAIL-001: availableReplicas {early[0][2]} {early[0][0]}s after the readiness gate "
-                       f"opened, before minReadySeconds {MIN_READY_S}s (samples: {samples[:3]} … {early[:2]})")
-    ready_at = next((s[0] for s in samples if s[1] >= 1), None)
-    if ready_at is None or ready_at >= MIN_READY_S:
-        raise CannotJudge(f"STS-AVAIL-001: the status never showed mongo-0 Ready and not yet available "
-                          f"(first Ready at {ready_at}s): nothing was shown")
+    ready_at = next((t for t, ready, _ in samples if ready >= 1), None)
+    if ready_at is None:
+        raise CannotJudge("STS-AVAIL-001: the status never showed mongo-0 Ready: nothing to measure from")
+    # From the first status that counted mongo-0 Ready (no earlier than it
+    # was): the API keeps times to the second, and the status lags the pod, so
+    # a correct controller may count it up to about 2 s short of the window.
+    early = [(t, available) for t, _, available in samples if available >= 1 and t < ready_at + MIN_READY_S - 2]
+    assert not early, (f"STS-AVAIL-001: availableReplicas {early[0][1]} {early[0][0] - ready_at:.1f}s after the "
+                       f"status first counted mongo-0 Ready, short of minReadySeconds {MIN_READY_S}s "
+                       f"(samples: {samples[:6]})")
     record_property("evidence", f"readyReplicas 1 at {ready_at}s after the gate opened, availableReplicas 1 only at "
                                 f"{samples[-1][0]}s (minReadySeconds {MIN_READY_S})")
 

@@ -103,7 +103,12 @@ def test_a_partition_keeps_lower_ordinals_on_the_old_revision(make_workload, rec
     inv.require_recording("STS-UPD-002", tl, start, streams=("pod",))
     early = [e.name for e in inv.terminations(tl, start=start, end=deleted) if e.name != "mongo-2"]
     assert not early, f"STS-UPD-002: below the partition, {early} were replaced by the rollout"
-    assert pods["mongo-1"].metadata.uid == before["mongo-1"]
+    late = [e.name for e in inv.terminations(tl, start=deleted) if e.name != "mongo-0"]
+    assert not late, f"STS-UPD-002: after mongo-0 was deleted, {late} were replaced too"
+    now = wl.pods()
+    assert now["mongo-1"].metadata.uid == before["mongo-1"] and pod_revision(now["mongo-1"]) == old, \
+        f"STS-UPD-002: mongo-1, below the partition, is UID {now['mongo-1'].metadata.uid} on " \
+        f"{pod_revision(now['mongo-1'])}, not the first one on {old}"
     record_property("evidence", f"partition 2, {old} -> {new}: mongo-2 on {new}; mongo-0 and mongo-1 kept {old} for "
                                 f"{timeouts.halt_window:.0f}s; mongo-0 deleted came back on {old}")
 
@@ -154,9 +159,14 @@ def test_rolling_back_reuses_the_previous_revision(make_workload, recorder, time
     assert not made and back == old, (
         f"STS-UPD-004: rolling back to the template of {old} made update revision {back}; new ControllerRevisions: "
         f"{made or 'none'} (before: {sorted(kept)})")
+    # Reuse shows as the old revision renumbered as the newest (the name alone
+    # cannot tell: it is a hash of the template, the same for a new copy).
+    assert after.get(old, 0) > kept[new], (
+        f"STS-UPD-004: {old} kept revision number {after.get(old)} (before: {kept[old]}; {new}: {kept[new]}): the "
+        f"controller did not take it up again as the newest revision")
     wl.wait_rolled_out(old, rollout_budget(timeouts, 3), guarantee="STS-UPD-004")
-    record_property("evidence", f"{old} -> {new} -> back: update revision {back} again (revision number "
-                                f"{kept[old]} -> {after[old]}), ControllerRevisions {sorted(after)}; every pod on {old}")
+    record_property("evidence", f"{old} -> {new} -> back: update revision {back} again, renumbered as the newest (revision "
+                                f"{kept[old]} -> {after[old]}, {new} is {kept[new]}), ControllerRevisions {sorted(after)}; every pod on {old}")
 
 
 def broken_pod_running(new):
@@ -198,8 +208,15 @@ def test_a_broken_rollout_halts_and_completes_once_fixed(policy, make_workload, 
     wl.wait_rolled_out(target, rollout_budget(timeouts, 3), guarantee="STS-UPD-005")
     tl = recorder.snapshot()
     inv.require_recording("STS-UPD-005", tl, start, streams=("pod",))
-    early = [e.name for e in inv.terminations(tl, start=start, end=fixed) if e.name != "mongo-2"]
-    assert not early, f"STS-UPD-005: while mongo-2 on {broken} was not Ready, the rollout replaced {early}"
+    # The premise: the broken revision never became Ready (else going on was right).
+    ready_broken = [e.seq for e in tl.of("pod", "mongo-2") if start <= e.seq < fixed and e.data.get("ready")
+                    and (e.data.get("labels") or {}).get("controller-revision-hash") == broken]
+    if ready_broken:
+        raise CannotJudge(f"STS-UPD-005: mongo-2 on {broken} became Ready (#{ready_broken[0]}): the revision was not "
+                          f"broken, so the halt was not put to the test")
+    early = [e.name for e in inv.terminations(tl, start=start, end=fixed)]
+    assert early.count("mongo-2") <= 1 and set(early) <= {"mongo-2"}, \
+        f"STS-UPD-005: while mongo-2 on {broken} was not Ready, the rollout replaced {early}"
     step = "deleting the broken mongo-2" if policy == "OrderedReady" else "no manual step"
     record_property("evidence", f"{good} -> {broken} (never Ready): only mongo-2 replaced, mongo-0 and mongo-1 kept "
                                 f"for {timeouts.halt_window:.0f}s; fixed to {target}, {step}: every pod Ready on it")

@@ -114,7 +114,6 @@ def test_defaults_leave_the_api_defaults_alone():
                                                                                    "whenScaled": "Delete"}),
     ("ordinals-dropped", {"ordinals_start": 5}, lambda s: "ordinals" not in s),
     ("min-ready-dropped", {"min_ready_seconds": 10}, lambda s: "minReadySeconds" not in s),
-    ("no-readiness-probe", {}, lambda s: "readinessProbe" not in s["template"]["spec"]["containers"][0]),
 ])
 def test_each_update_family_defect_overrides_what_the_test_asks_for(defect, spec, check):
     _, sts = render(WorkloadSpec(image=IMG, defect=defect, **spec), "ns1")
