@@ -47,7 +47,7 @@ def experiment(request):
     return job_result(request)
 
 
-@scenario_job("experiment")
+@scenario_job("experiment", light=lambda path: not disturbs_nodes(load_experiment(path)))
 def run_chaos(ctx: JobContext, path: Path):
     doc = load_experiment(path)
     if disturbs_nodes(doc):

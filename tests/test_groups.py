@@ -227,3 +227,56 @@ def test_a_child_process_waited_for_in_a_job_stops_when_the_run_is_interrupted()
         proc.kill()
         proc.wait()
     assert time.monotonic() - t0 < 5
+
+
+def _recorder(log, release):
+    def job(name):
+        def run():
+            log.append(("start", name, groups.current()))
+            release.wait(5)
+            log.append(("end", name))
+            return name
+        return run
+    return job
+
+
+def _wait_for(cond, budget=5.0):
+    deadline = time.monotonic() + budget
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_light_jobs_share_a_spare_group_up_to_its_limit():
+    pool = groups.SideBySide([("m1",), ("g1",)], light_per_group=3)
+    log, release = [], threading.Event()
+    job = _recorder(log, release)
+    for name in ("a", "b", "c", "d"):
+        pool.submit(name, job(name), light=True)
+    _wait_for(lambda: sum(1 for e in log if e[0] == "start") >= 3)
+    time.sleep(0.1)
+    started = [e[1] for e in log if e[0] == "start"]
+    # Three at once on g1, the fourth waits for room (no main-thread stealing here: nobody waits on a result).
+    assert started == ["a", "b", "c"] and all(e[2] == frozenset({"g1"}) for e in log if e[0] == "start")
+    release.set()
+    assert [pool.result(n) for n in ("a", "b", "c", "d")] == ["a", "b", "c", "d"]
+    pool.close(grace=5)
+    assert all(s["light"] for s in pool.summary())
+
+
+def test_a_heavy_job_has_its_group_to_itself_and_keeps_its_place_in_the_queue():
+    pool = groups.SideBySide([("m1",), ("g1",)], light_per_group=3)
+    log, release = [], threading.Event()
+    job = _recorder(log, release)
+    pool.submit("light1", job("light1"), light=True)
+    pool.submit("heavy", job("heavy"))
+    pool.submit("light2", job("light2"), light=True)
+    _wait_for(lambda: log)
+    time.sleep(0.2)
+    # The heavy job waits for g1 to empty; light2, queued after it, waits behind it.
+    assert [e[1] for e in log if e[0] == "start"] == ["light1"]
+    release.set()
+    _wait_for(lambda: ("end", "light2") in log)
+    order = [(e[0], e[1]) for e in log]
+    assert order.index(("end", "light1")) < order.index(("start", "heavy")) < order.index(("end", "heavy")) \
+        < order.index(("start", "light2")), order
+    pool.close(grace=5)
