@@ -280,3 +280,23 @@ def test_a_heavy_job_has_its_group_to_itself_and_keeps_its_place_in_the_queue():
     assert order.index(("end", "light1")) < order.index(("start", "heavy")) < order.index(("end", "heavy")) \
         < order.index(("start", "light2")), order
     pool.close(grace=5)
+
+
+def test_a_scenario_fixture_with_an_empty_parameter_set_queues_no_job():
+    from types import SimpleNamespace
+
+    from _pytest.compat import NOTSET
+
+    from fixtures import plugin
+
+    plugin.scenario_job("unit_scenario")(lambda ctx, key: key)
+    try:
+        key_of = plugin.SCENARIO_JOBS["unit_scenario"][0]
+        item = lambda value: SimpleNamespace(fixturenames=["unit_scenario"],  # noqa: E731
+                                             callspec=SimpleNamespace(params={"unit_scenario": value}))
+        assert key_of(item("crash")) == "crash"
+        # pytest's "got empty parameter set" (no experiment applies): nothing to run, nothing to ask about.
+        assert key_of(item(NOTSET)) is None
+        assert key_of(SimpleNamespace(fixturenames=["other"])) is None
+    finally:
+        plugin.SCENARIO_JOBS.pop("unit_scenario", None)
