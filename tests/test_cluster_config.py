@@ -55,3 +55,14 @@ def test_a_kind_binary_that_does_not_exist_is_named(tmp_path):
 def test_existing_cluster_needs_a_kubeconfig():
     with pytest.raises(SuiteError, match="--cluster existing needs --kubeconfig PATH"):
         cl.ExistingProvider(None, None, Timeouts.scaled(1))
+
+
+def test_releases_from_1_31_keep_the_kubelet_running_on_cgroup_v1():
+    # kubelet 1.35 refuses cgroup v1 by default: a v1.35.3 cluster did not come up here without this.
+    for release in ("v1.35.3", "v1.34.4", "v1.31.0"):
+        patches = cl.render_kind_config(3, release=release)["kubeadmConfigPatches"]
+        assert cl.KEEP_CGROUP_V1 in patches, release
+        assert any("shutdownGracePeriod" in p for p in patches), "the template's own patches stay"
+    # Older kubelets do not know the field; an unknown tag adds nothing either.
+    for release in ("v1.30.2", "v1.28.4", None, "latest"):
+        assert cl.KEEP_CGROUP_V1 not in (cl.render_kind_config(3, release=release).get("kubeadmConfigPatches") or [])
