@@ -1,6 +1,6 @@
 import pytest
 
-from fixtures.timeouts import WINDOWS, Timeouts, amo_hold_for, node_monitor_grace_s
+from fixtures.timeouts import ENVIRONMENT, WINDOWS, Timeouts, amo_hold_for, node_monitor_grace_s
 
 
 def test_one_factor_scales_every_budget():
@@ -9,7 +9,7 @@ def test_one_factor_scales_every_budget():
     assert base.keys() == double.keys()
     assert all(double[k] == 2 * base[k] for k in base)
     half = Timeouts.scaled(0.5).as_dict()
-    assert all(half[k] == 0.5 * base[k] for k in base if k not in WINDOWS)
+    assert all(half[k] == 0.5 * base[k] for k in base if k not in WINDOWS + ENVIRONMENT)
 
 
 @pytest.mark.parametrize("bad", [0, -1, float("nan")])
@@ -23,6 +23,13 @@ def test_a_smaller_scale_shortens_waits_but_never_windows():
     assert small.pod_ready == pytest.approx(0.2 * base.pod_ready)
     # How long something must NOT happen: a shorter window shows less.
     assert (small.amo_hold, small.halt_window) == (base.amo_hold, base.halt_window)
+
+
+def test_a_smaller_scale_never_shortens_the_clusters_own_readiness():
+    # A cluster slow to come up on a loaded machine is not a verdict on a check.
+    base, small = Timeouts.scaled(1.0), Timeouts.scaled(0.3)
+    assert (small.nodes_ready, small.cluster_create, small.api_reachable) == (
+        base.nodes_ready, base.cluster_create, base.api_reachable)
 
 
 def test_the_hold_follows_the_clusters_own_timing():
