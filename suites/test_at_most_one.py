@@ -4,38 +4,37 @@ Timing comes from the kind config (20s node-monitor grace period) and from
 the test pods, which tolerate an unreachable node for EVICTION_SECONDS; every
 result records the values in force. Disruptive: opt-out on kind clusters the
 suite made, opt-in (--allow-disruptive) anywhere else.
+
+The node failures are the runs of the chaos experiments chaos/node-<fault>.yaml
+(fixtures/chaos/jobs.py): one run of each fault feeds these checks and those of
+suites/test_chaos.py, where its write ledger is judged (STS-DATA-001).
 """
 
 import time
+from pathlib import Path
 
 import pytest
 
 from fixtures import invariants as inv
-from fixtures.defects import cluster_defect
-from fixtures.errors import CannotJudge, SuiteError
-from fixtures.faults import FAULT_KINDS, fault_for, kind_runtime_probe, runtime_runs
+from fixtures.chaos.jobs import node_experiment, node_failure_of
+from fixtures.errors import CannotJudge
+from fixtures.faults import FAULT_KINDS, kind_runtime_probe, runtime_runs
 from fixtures.nodes import out_of_service_taint, wait_all_nodes_ready, wait_node
-from fixtures.ledger import WorkloadLedger, require_writes_during, survivor_exists
-from fixtures.mongo import prepare_workload
-from fixtures import groups
-from fixtures.plugin import (JobContext, artifacts_dir, job_result, scenario_job, side_by_side,
-                             skip_unless_disruption_allowed, workload_spec)
-from fixtures.scenarios import NodeFailure, node_failure, replacement_running, stuck_pod
-from fixtures.timeouts import INHERENT_WAIT, amo_hold_for, node_monitor_grace_s
+from fixtures.plugin import job_result, side_by_side
+from fixtures.scenarios import NodeFailure, replacement_running, stuck_pod
+from fixtures.timeouts import INHERENT_WAIT, node_monitor_grace_s
 from fixtures.wait import Observation, wait_for
-from fixtures.workload import deploy, pick_nodes, schedulable_workers
+from fixtures.workload import pick_nodes
 
 pytestmark = [pytest.mark.cluster, pytest.mark.disruptive, pytest.mark.slow]
 
 EVICTION_SECONDS = 10
-# The seed's terminationGracePeriodSeconds (manifests/mongo-statefulset.yaml).
-TERMINATION_GRACE_S = 10
 VICTIM = "mongo-1"
-# Acknowledged writes wanted before the fault, and again after recovery.
-LEDGER_WRITES = 20
 
 
-def record_timing(record_property, durations, inherent_s: float, hold=None):
+def record_timing(record_property, durations, inherent_s: float, hold=None, scenario: str = ""):
+    if scenario:
+        record_property("scenario", scenario)
     record_property("eviction_toleration_s", EVICTION_SECONDS)
     if hold is not None:
         record_property("hold_window_s", hold)
@@ -44,47 +43,24 @@ def record_timing(record_property, durations, inherent_s: float, hold=None):
         record_property(k, v)
 
 
-@pytest.fixture(scope="module", params=[pytest.param(k, id=k) for k in FAULT_KINDS])
+# The order the node failures are queued in: a crash and a stop each take the
+# node container down, and only one container may be down at a time (Docker
+# could hand its address to another; fixtures/faults.py: NodeFault.reserve),
+# so each is queued beside a fault that keeps its container running.
+SCHEDULE = ("crash", "freeze", "stop", "network-cut")
+assert sorted(SCHEDULE) == sorted(FAULT_KINDS)
+
+
+@pytest.fixture(scope="module", params=[pytest.param(k, id=k) for k in SCHEDULE])
 def failure(request) -> NodeFailure:
-    """A fresh 3-replica workload, one pod per worker and a spare worker it
-    may also use, data on the node; mongo-1's node suffers the fault and is
-    observed until the identity serves again, with writes throughout. Runs
-    side by side with other scenarios when the cluster has node groups."""
-    return job_result(request)
-
-
-@scenario_job("failure")
-def run_failure(ctx: JobContext, kind: str) -> NodeFailure:
-    cluster, settings, timeouts = ctx.cluster, ctx.settings, ctx.timeouts
-    skip_unless_disruption_allowed(cluster, settings)
-    replicas = 3
-    # One worker more than replicas: a second mongo-1 would have somewhere to run.
-    spare = 1 if len(schedulable_workers(cluster.api)) > replicas else 0
-    nodes = pick_nodes(cluster.api, replicas + spare, "the node-failure scenario")
-    grace = node_monitor_grace_s(cluster.facts.get("controller_manager_timing"))
-    hold = amo_hold_for(timeouts, grace, EVICTION_SECONDS, TERMINATION_GRACE_S)
-    with ctx.namespace(f"failure[{kind}]", runtime=True) as (ns, rec):
-        wl = deploy(cluster.api, ns, workload_spec(settings, ctx.workload_image, eviction_seconds=EVICTION_SECONDS,
-                                                   replicas=replicas, nodes=nodes))
-        node = wl.wait_ready(timeouts)[VICTIM].spec.node_name
-        prepare_workload(cluster.kubectl, cluster.kubeconfig, wl, timeouts)
-        try:
-            fault = fault_for(cluster, kind, node, settings.allow_disruptive, settings.node_fault_command)
-        except SuiteError as exc:
-            pytest.skip(str(exc))
-        with WorkloadLedger(cluster.kubectl, cluster.kubeconfig, wl) as ledger, cluster_defect(settings, wl, rec):
-            ledger.wait_acked(LEDGER_WRITES, timeouts.mongo_ready, phase="before", every_writer=True)
-            result = node_failure(wl, fault, rec, timeouts, hold, VICTIM, ledger, LEDGER_WRITES)
-            # Writes go on once the identity serves again.
-            ledger.wait_acked(LEDGER_WRITES, timeouts.mongo_ready, phase="after", every_writer=True)
-        result.ledger = ledger.check(timeouts.pod_ready)
-        ledger.ledger.save(artifacts_dir(settings, f"failure[{kind}]") / "ledger.json")
-        # The verdicts judge the scenario alone, not what later tests do to the cluster.
-        result.inherent_wait_s = grace + EVICTION_SECONDS + hold
-        result.timeline = rec.stop()
-        result.group = groups.require_isolated(result.timeline, f"failure[{kind}]")
-        ctx.progress(f"failure[{kind}]: {result.durations}; writes: {result.ledger.summary()}")
-        return result
+    """The run of chaos/node-<fault>.yaml (the same run suites/test_chaos.py
+    judges): a fresh 3-replica workload, one pod per worker and a spare
+    worker it may also use, data on the node; the victim's node suffers the
+    fault, the identity is held while its pod is stuck, and it is observed
+    until it serves again, with writes throughout. Runs side by side with
+    other scenarios when the cluster has node groups."""
+    run, _ = job_result(request, key=node_experiment(request.param), name="experiment")
+    return node_failure_of(run, f"failure[{request.param}]")
 
 
 def _window(tl, failure):
@@ -98,7 +74,8 @@ def _window(tl, failure):
 def test_no_second_pod_while_the_old_ones_termination_is_unconfirmed(failure, timeouts, record_property):
     """when a node stops (crash, clean stop, freeze or network cut), no second pod with the same identity is
     created while the old pod's termination is unconfirmed"""
-    record_timing(record_property, failure.durations, failure.inherent_wait_s, failure.hold_seconds)
+    record_timing(record_property, failure.durations, failure.inherent_wait_s, failure.hold_seconds,
+                  f"experiment[{Path(failure.experiment).stem}]")
     record_property("fault", failure.fault)
     tl = failure.timeline
     start, end = _window(tl, failure)
@@ -148,22 +125,6 @@ def test_returning_node_ends_the_old_pod_and_the_identity_serves_its_data(failur
     assert failure.marker_read == failure.marker_written, \
         f"STS-AMO-006: {failure.victim} reads {failure.marker_read!r} after the node returned, wrote {failure.marker_written!r}"
     record_property("evidence", f"old UID deleted, {failure.victim} back on {failure.node} reading its marker")
-
-
-@pytest.mark.conformance(id="STS-DATA-001")
-def test_no_acknowledged_write_is_lost(failure, record_property):
-    """no acknowledged write is lost: every write the server acknowledged (with the strongest write concern it
-    supports) during a disruption is held afterwards by every member that must hold it"""
-    verdict = failure.ledger
-    record_property("ledger", verdict.summary())
-    assert not (verdict.lost or verdict.phantom), f"STS-DATA-001: {failure.fault} on {failure.node}: {verdict.summary()}"
-    if verdict.unverifiable:
-        raise CannotJudge(f"STS-DATA-001: acknowledged writes could not be checked: {verdict.summary()}")
-    survivors = survivor_exists(failure.replicas, 1, failure.replicated)
-    problem = require_writes_during(verdict, survivors)
-    if problem or failure.writes_during_problem:
-        raise CannotJudge(f"STS-DATA-001: the fault's writes were not shown: {problem or failure.writes_during_problem}")
-    record_property("evidence", verdict.summary())
 
 
 # --- the ways out of a stuck pod -------------------------------------------------------

@@ -8,24 +8,21 @@ with the reason on a server that does not replicate). The journal, the
 chaos log, the ledger and the timeline are kept under the reports'
 artifacts. Experiments that disturb nodes are disruptive: run by default on
 a kind cluster this run created, skipped elsewhere unless --allow-disruptive.
+The node experiments' runs are also the at-most-one scenarios
+(suites/test_at_most_one.py judges the same runs; fixtures/chaos/jobs.py).
 """
-
-from pathlib import Path
 
 import pytest
 
-from fixtures.chaos.runner import (activity_error, chaos_env, declared_pauses, judge_journal, ledger_verdict,
-                                   load_experiment, method_entry, method_output, run_experiment)
+from fixtures.chaos import jobs  # noqa: F401 - registers the `experiment` job
+from fixtures.chaos.runner import activity_error, judge_journal, ledger_verdict, load_experiment, method_entry, method_output
 from fixtures.chaos.session import disturbs_nodes
 from fixtures.errors import CannotJudge
-from fixtures.timeouts import INHERENT_WAIT, node_monitor_grace_s
+from fixtures.timeouts import INHERENT_WAIT
 from fixtures.options import settings_from
-from fixtures.plugin import JobContext, artifacts_dir, job_result, scenario_job, skip_unless_disruption_allowed
+from fixtures.plugin import job_result
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
-
-# Per experiment, on top of the waits inside it: deploy, fault, recovery.
-RUN_BUDGET_S = 900
 
 
 def pytest_generate_tests(metafunc):
@@ -36,7 +33,8 @@ def pytest_generate_tests(metafunc):
     if metafunc.function is test_another_member_becomes_primary_when_the_primarys_node_fails:
         # Failover is a case only of experiments that fail a node: the others are not skipped, they do not apply.
         files = [f for f in files if nodes[f]]
-    params = [pytest.param(f, id=f.stem, marks=[pytest.mark.disruptive] if nodes[f] else []) for f in files]
+    # Resolved: the at-most-one checks ask for the node experiments' jobs by their resolved paths.
+    params = [pytest.param(f.resolve(), id=f.stem, marks=[pytest.mark.disruptive] if nodes[f] else []) for f in files]
     metafunc.parametrize("experiment", params, indirect=True, scope="module")
 
 
@@ -47,24 +45,8 @@ def experiment(request):
     return job_result(request)
 
 
-@scenario_job("experiment", light=lambda path: not disturbs_nodes(load_experiment(path)))
-def run_chaos(ctx: JobContext, path: Path):
-    doc = load_experiment(path)
-    if disturbs_nodes(doc):
-        skip_unless_disruption_allowed(ctx.cluster, ctx.settings)
-    out = artifacts_dir(ctx.settings, f"chaos[{path.stem}]")
-    env = chaos_env(ctx.cluster, ctx.settings, ctx.workload_image, out)
-    ctx.progress(f"chaos run {path.name} ...")
-    run = run_experiment(path, env, out, RUN_BUDGET_S * ctx.settings.timeout_scale)
-    # Its declared pauses, and a failed node's detection.
-    run.inherent_wait_s = declared_pauses(doc) + (
-        node_monitor_grace_s(ctx.cluster.facts.get("controller_manager_timing")) if disturbs_nodes(doc) else 0.0)
-    status = (run.journal or {}).get("status", "no journal")
-    ctx.progress(f"chaos run {path.name}: {status}, exit {run.returncode}, {run.seconds}s (journal: {run.journal_path})")
-    return run, doc
-
-
 def _record(record_property, run):
+    record_property("scenario", f"experiment[{run.experiment.stem}]")
     record_property("experiment", str(run.experiment))
     record_property("journal", str(run.journal_path))
     record_property("chaos_exit_status", run.returncode)

@@ -33,3 +33,23 @@ def test_a_shared_scenario_counts_once_and_jobs_go_to_their_module(tmp_path):
     assert b["modules"]["suites/test_dns.py"]["jobs_s"] == 5.0
     assert b["inherent_wait_s"] == 70.0 and b["ratio"] == 2.0 and b["node_groups"] == 2
     assert "wall / inherent waits: 2.0 on 2 node group(s)" in table(b)
+
+
+def test_a_scenario_judged_by_two_modules_counts_once(tmp_path):
+    # A node experiment's run feeds the chaos checks and the at-most-one checks.
+    (tmp_path / "junit.xml").write_text(JUNIT)
+
+    def shared(nodeid, label, inherent):
+        c = case(nodeid, label, inherent)
+        c["properties"]["scenario"] = "experiment[node-crash]"
+        return c
+
+    doc = {"cluster": {"side_by_side": [{"job": "experiment[node-crash]", "seconds": 120.0}]},
+           "guarantees": {
+               "STS-CHAOS-001": {"cases": [shared("suites/test_chaos.py::t[node-crash]", "node-crash", 80.0)]},
+               "STS-AMO-001": {"cases": [shared("suites/test_at_most_one.py::a[crash]", "crash", 80.0)]}}}
+    (tmp_path / "c.json").write_text(json.dumps(doc))
+    b = budget(tmp_path / "junit.xml", tmp_path / "c.json", wall_s=160.0)
+    assert b["inherent_wait_s"] == 80.0
+    assert b["modules"]["suites/test_chaos.py"]["inherent_wait_s"] == 80.0
+    assert b["modules"]["suites/test_at_most_one.py"]["inherent_wait_s"] == 0.0

@@ -123,12 +123,16 @@ def test_settings_come_from_configuration_then_environment():
         ("mongodb", "img:1", Path("/k/config"), True, 0.5)
     assert s.victim == "primary" and s.namespace == "" and not s.keep_namespace
     assert not Settings.from_configuration({}, {"STS_WORKLOAD_IMAGE": "x"}).allow_disruptive
+    assert s.cluster_defect is None
+    assert Settings.from_configuration({}, {"STS_WORKLOAD_IMAGE": "x", "STS_CLUSTER_DEFECT": "unsafe-force-delete"}
+                                       ).cluster_defect == "unsafe-force-delete"
 
 
 @pytest.mark.parametrize("conf, message", [
     ({"profile": "postgres"}, "unknown profile 'postgres'"),
     ({"timeout_scale": "fast"}, "timeout_scale must be a positive number, got 'fast'"),
     ({"timeout_scale": "-1"}, "timeout_scale must be a positive number"),
+    ({"cluster_defect": "chaos-monkey"}, "unknown cluster defect 'chaos-monkey'"),
 ])
 def test_bad_settings_are_one_line(conf, message):
     with pytest.raises(SuiteError, match=message):

@@ -1,0 +1,88 @@
+"""The node experiments are the at-most-one scenarios: one run, both suites' checks."""
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from fixtures.catalogue import NODE_FAULT_CASES
+from fixtures.chaos.jobs import _key, node_experiment, node_failure_of
+from fixtures.chaos.runner import ChaosRun, load_experiment
+from fixtures.chaos.session import disturbs_nodes
+from fixtures.errors import CannotJudge
+from fixtures.faults import FAULT_KINDS
+from fixtures.scenarios import NodeFailure, PodFacts
+from fixtures.timeline import Entry, Timeline
+
+RECORD = {
+    "fault": "stop", "node": "w2", "victim": "mongo-1", "old_uid": "u1", "spares": ["w4"],
+    "second_pods_during_hold": [], "hold_seconds": 40.0, "marker_written": "mongo-1:ab", "marker_read": "mongo-1:ab",
+    "replacement": {"name": "mongo-1", "uid": "u2", "ip": "10.0.0.9", "node": "w2", "hostname_spec": "mongo-1",
+                    "labels": {}, "claims": {}},
+    "durations": {"to_node_not_ready_s": 21.0}, "replicas": 3, "replicated": False, "recovery_violation": "",
+    "writes_during_problem": "", "scenario_seconds": 110.0, "inherent_wait_s": 70.0,
+}
+
+
+def test_every_fault_has_its_experiment_and_it_holds_the_identity():
+    assert tuple(FAULT_KINDS) == NODE_FAULT_CASES
+    for fault in FAULT_KINDS:
+        doc = load_experiment(node_experiment(fault))
+        assert disturbs_nodes(doc)
+        funcs = [(a.get("provider") or {}).get("func") for a in doc["method"]]
+        # The hold follows the fault at once; the restore comes after it.
+        assert funcs[:2] == ["fault_node_of_pod", "identity_held_while_stuck"], (fault, funcs)
+        assert funcs.index("restore_node_faults") > 1
+        assert doc["method"][0]["provider"]["arguments"]["kind"] == fault
+
+
+def test_a_node_failure_record_reads_back_as_it_was():
+    nf = NodeFailure.from_record(RECORD)
+    assert nf.replacement == PodFacts(**RECORD["replacement"])
+    assert nf.record() == RECORD
+    with pytest.raises(ValueError, match="lacks old_uid"):
+        NodeFailure.from_record({k: v for k, v in RECORD.items() if k != "old_uid"})
+
+
+def _item(**params):
+    return SimpleNamespace(fixturenames=list(params), callspec=SimpleNamespace(params=params))
+
+
+def test_the_at_most_one_checks_ask_for_the_node_experiments_job():
+    assert _key(_item(failure="network-cut")) == node_experiment("network-cut")
+    assert _key(_item(experiment=Path("chaos/node-crash.yaml"))) == node_experiment("crash")
+    assert _key(_item(other=1)) is None
+
+
+def _run(tmp_path, journal):
+    (tmp_path / "chaos.log").write_text("the last line\n")
+    return ChaosRun(node_experiment("stop"), tmp_path / "journal.json", tmp_path / "chaos.log", 1, 9.0, journal)
+
+
+def test_a_run_without_a_recorded_node_failure_cannot_be_judged(tmp_path):
+    with pytest.raises(CannotJudge, match="(?s)recorded no node failure .*'failed'.*the last line"):
+        node_failure_of(_run(tmp_path, {"status": "failed", "sts_conformance": {}}), "failure[stop]")
+
+
+def test_a_run_that_left_its_node_group_cannot_be_judged(tmp_path):
+    tl = Timeline("ns", [Entry(1, 0.0, "pod", "ADDED", "mongo-1", "1", {"node": "w9"})])
+    path = tl.save(tmp_path / "timeline.json")
+    run = _run(tmp_path, {"status": "completed", "sts_conformance": {"node_failure": RECORD,
+                                                                     "timeline_file": str(path)}})
+    run.group, run.isolation = frozenset({"w1", "w2"}), ["mongo-1 on w9"]
+    with pytest.raises(CannotJudge, match="left its node group"):
+        node_failure_of(run, "failure[stop]")
+    run.isolation = []
+    nf = node_failure_of(run, "failure[stop]")
+    assert nf.timeline.of("pod")[0].data["node"] == "w9" and nf.group == {"w1", "w2"}
+    assert nf.experiment.endswith("node-stop.yaml")
+
+
+def test_only_the_experiments_that_hold_an_identity_get_a_spare_worker():
+    from fixtures.chaos.runner import ROOT
+    from fixtures.chaos.session import holds_identity
+
+    held = {f.stem for f in (ROOT / "chaos").glob("*.yaml") if holds_identity(load_experiment(f))}
+    # A rollout under a node fault replaces pods: a spare worker would let one leave its data.
+    assert held == {f"node-{k}" for k in FAULT_KINDS}
