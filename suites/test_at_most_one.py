@@ -20,6 +20,7 @@ from fixtures.chaos.jobs import node_experiment, node_failure_of
 from fixtures.errors import CannotJudge
 from fixtures.faults import FAULT_KINDS, kind_runtime_probe, runtime_runs
 from fixtures.nodes import out_of_service_taint, wait_all_nodes_ready, wait_node
+from fixtures.options import settings_from
 from fixtures.plugin import job_result, side_by_side
 from fixtures.scenarios import NodeFailure, replacement_running, stuck_pod
 from fixtures.timeouts import INHERENT_WAIT, node_monitor_grace_s
@@ -59,7 +60,8 @@ def failure(request) -> NodeFailure:
     fault, the identity is held while its pod is stuck, and it is observed
     until it serves again, with writes throughout. Runs side by side with
     other scenarios when the cluster has node groups."""
-    run, _ = job_result(request, key=node_experiment(request.param), name="experiment")
+    run, _ = job_result(request, key=node_experiment(request.param, settings_from(request.config).chaos_dir),
+                        name="experiment")
     return node_failure_of(run, f"failure[{request.param}]")
 
 
@@ -122,6 +124,8 @@ def test_returning_node_ends_the_old_pod_and_the_identity_serves_its_data(failur
     assert failure.replacement.uid != failure.old_uid
     assert failure.replacement.node == failure.node, \
         f"STS-AMO-006: {failure.victim} came back on {failure.replacement.node}, not on its data's node {failure.node}"
+    if failure.marker_error:
+        raise CannotJudge(f"STS-AMO-006: {failure.victim}'s data could not be read back: {failure.marker_error}")
     assert failure.marker_read == failure.marker_written, \
         f"STS-AMO-006: {failure.victim} reads {failure.marker_read!r} after the node returned, wrote {failure.marker_written!r}"
     record_property("evidence", f"old UID deleted, {failure.victim} back on {failure.node} reading its marker")

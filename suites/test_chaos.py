@@ -64,6 +64,8 @@ def test_experiment_holds_its_steady_state_and_its_rollbacks_restore(experiment,
     verdict = judge_journal(run.journal, doc)
     for k, v in verdict.facts.items():
         record_property(k, v)
+    if verdict.ok and verdict.unjudged:
+        raise CannotJudge(f"STS-CHAOS-001: {run.experiment.name}: {'; '.join(verdict.unjudged)}")
     assert verdict.ok, (f"STS-CHAOS-001: {run.experiment.name}: {'; '.join(verdict.problems)}\n"
                         f"--- last lines of {run.log_path}:\n{run.log_tail()}")
     # The journal says it all went well; so must chaos's own exit status.

@@ -19,7 +19,7 @@ def case(nodeid, label, inherent):
 def test_a_shared_scenario_counts_once_and_jobs_go_to_their_module(tmp_path):
     (tmp_path / "junit.xml").write_text(JUNIT)
     doc = {"cluster": {"node_groups": [["w1"], ["w2"]],
-                       "side_by_side": [{"job": "failure[crash]", "seconds": 90.0},
+                       "side_by_side": [{"job": "suites/test_at_most_one.py::a[crash]", "seconds": 90.0},
                                         {"job": "experiment[node-crash]", "seconds": 60},
                                         {"job": "suites/test_dns.py::c", "seconds": 5}]},
            "guarantees": {
@@ -44,12 +44,14 @@ def test_a_scenario_judged_by_two_modules_counts_once(tmp_path):
         c["properties"]["scenario"] = "experiment[node-crash]"
         return c
 
+    # The at-most-one ID comes first in the catalogue: the wait still counts where the job's time does.
     doc = {"cluster": {"side_by_side": [{"job": "experiment[node-crash]", "seconds": 120.0}]},
            "guarantees": {
-               "STS-CHAOS-001": {"cases": [shared("suites/test_chaos.py::t[node-crash]", "node-crash", 80.0)]},
-               "STS-AMO-001": {"cases": [shared("suites/test_at_most_one.py::a[crash]", "crash", 80.0)]}}}
+               "STS-AMO-001": {"cases": [shared("suites/test_at_most_one.py::a[crash]", "crash", 80.0)]},
+               "STS-CHAOS-001": {"cases": [shared("suites/test_chaos.py::t[node-crash]", "node-crash", 80.0)]}}}
     (tmp_path / "c.json").write_text(json.dumps(doc))
     b = budget(tmp_path / "junit.xml", tmp_path / "c.json", wall_s=160.0)
     assert b["inherent_wait_s"] == 80.0
     assert b["modules"]["suites/test_chaos.py"]["inherent_wait_s"] == 80.0
     assert b["modules"]["suites/test_at_most_one.py"]["inherent_wait_s"] == 0.0
+    assert b["modules"]["suites/test_chaos.py"]["jobs_s"] == 120.0

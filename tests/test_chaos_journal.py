@@ -43,6 +43,15 @@ def test_a_failed_method_activity_fails(journal):
     assert any(p.startswith("method activity node-returns: failed") for p in judge_journal(journal).problems)
 
 
+def test_a_method_activity_that_could_not_judge_is_not_a_failure(journal):
+    # e.g. the hold's wait for the eviction taint timed out: ERROR, never FAIL.
+    journal["run"][0].update(status="failed", exception=[
+        "Traceback ...", "RuntimeError: could not judge: WaitTimeout: timed out after 120s waiting for a taint\n"])
+    v = judge_journal(journal)
+    assert v.ok, v.problems
+    assert v.unjudged and "could not judge: WaitTimeout" in v.unjudged[0]
+
+
 def test_a_method_that_stopped_early_fails(journal):
     del journal["run"][1:]
     assert any("the method ran ['freeze-node-of-victim'], not the planned" in p

@@ -21,7 +21,8 @@ RECORD = {
     "replacement": {"name": "mongo-1", "uid": "u2", "ip": "10.0.0.9", "node": "w2", "hostname_spec": "mongo-1",
                     "labels": {}, "claims": {}},
     "durations": {"to_node_not_ready_s": 21.0}, "replicas": 3, "replicated": False, "recovery_violation": "",
-    "writes_during_problem": "", "scenario_seconds": 110.0, "inherent_wait_s": 70.0,
+    "writes_during_problem": "", "scenario_seconds": 110.0, "inherent_wait_s": 70.0, "not_judged": "",
+    "marker_error": "",
 }
 
 
@@ -86,3 +87,49 @@ def test_only_the_experiments_that_hold_an_identity_get_a_spare_worker():
     held = {f.stem for f in (ROOT / "chaos").glob("*.yaml") if holds_identity(load_experiment(f))}
     # A rollout under a node fault replaces pods: a spare worker would let one leave its data.
     assert held == {f"node-{k}" for k in FAULT_KINDS}
+
+
+def _session(monkeypatch, read=lambda s, pod: "mongo-1:ab", **stuck):
+    from fixtures.chaos import session
+
+    monkeypatch.setattr(session, "read_identity_doc", read)
+    st = session.StuckIdentity(object(), "stop", "w2", "mongo-1", "u1", ["w4"], 0.0, **stuck)
+    return SimpleNamespace(stuck=st, identity_docs={"mongo-1": "mongo-1:ab"}, replicated=False,
+                           pods=lambda: ["mongo-0", "mongo-1", "mongo-2"])
+
+
+NEW = PodFacts(**RECORD["replacement"])
+
+
+@pytest.mark.parametrize("stuck, why", [
+    (dict(), "never took w2 down"),
+    (dict(down=True, hold_error="WaitTimeout: timed out after 120s waiting for mongo-1 marked for deletion"),
+     "the hold did not run to its end: WaitTimeout"),
+    (dict(down=True, held=True, recovery_error="WaitTimeout: w2 not Ready"), "return was not observed"),
+])
+def test_a_run_that_did_not_complete_its_node_failure_is_never_judged(monkeypatch, tmp_path, stuck, why):
+    from fixtures.chaos.session import _node_failure_record
+
+    record = _node_failure_record(_session(monkeypatch, **stuck))
+    assert why in record["not_judged"]
+    # Never a violation of the return: that is STS-AMO-006's own timeout only.
+    assert record["recovery_violation"] == ""
+    path = Timeline("ns", []).save(tmp_path / "timeline.json")
+    run = _run(tmp_path, {"status": "completed", "sts_conformance": {"node_failure": record,
+                                                                     "timeline_file": str(path)}})
+    with pytest.raises(CannotJudge, match=why.split(":")[0]):
+        node_failure_of(run, "failure[stop]")
+
+
+def test_a_completed_node_failure_is_judged_and_an_unreadable_marker_is_said(monkeypatch):
+    from fixtures.chaos.session import _node_failure_record
+
+    done = dict(down=True, held=True, recovered=True, replacement=NEW, hold_s=40.0)
+    record = _node_failure_record(_session(monkeypatch, **done))
+    assert record["not_judged"] == "" and record["marker_read"] == "mongo-1:ab" and record["hold_seconds"] == 40.0
+
+    def refused(s, pod):
+        raise RuntimeError("port-forward failed")
+
+    record = _node_failure_record(_session(monkeypatch, read=refused, **done))
+    assert record["marker_read"] is None and "port-forward failed" in record["marker_error"]
