@@ -29,12 +29,13 @@ def test_ctrl_c_during_a_node_fault_restores_the_node_and_cleans_up(cluster, set
                                 env=child_env(env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + timeouts.workload_ready + timeouts.node_not_ready
-        while "Pausing after activity" not in log.read_text():
+        # The freeze action has returned (the node is frozen and NotReady) and the hold has begun.
+        while "Action: identity-held-while-stuck" not in log.read_text():
             assert proc.poll() is None, f"the run ended before the fault:\n{log.read_text()[-3000:]}"
             assert time.monotonic() < deadline, f"the fault was not in place in time:\n{log.read_text()[-3000:]}"
             time.sleep(0.5)
         frozen = _paused_nodes(cluster.name)
-        assert frozen, "the experiment says it paused after the freeze, but no kind node is frozen"
+        assert frozen, "the experiment says the freeze is done and the hold began, but no kind node is frozen"
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=timeouts.node_ready + timeouts.namespace_deleted + timeouts.workload_ready)
     finally:
