@@ -60,7 +60,7 @@ def test_experiment_holds_its_steady_state_and_its_rollbacks_restore(experiment,
     run and leave no fault in place"""
     run, doc = experiment
     _record(record_property, run)
-    record_property(INHERENT_WAIT, getattr(run, "inherent_wait_s", 0.0))
+    record_property(INHERENT_WAIT, run.inherent_wait_s)
     verdict = judge_journal(run.journal, doc)
     for k, v in verdict.facts.items():
         record_property(k, v)

@@ -1,13 +1,12 @@
 """The node experiments are the at-most-one scenarios: one run, both suites' checks."""
 
-import json
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from fixtures.catalogue import NODE_FAULT_CASES
-from fixtures.chaos.jobs import _key, node_experiment, node_failure_of
+from fixtures.chaos.jobs import _key, node_experiment, node_failure_of, read_timeline
 from fixtures.chaos.runner import ChaosRun, load_experiment
 from fixtures.chaos.session import disturbs_nodes
 from fixtures.errors import CannotJudge
@@ -71,7 +70,8 @@ def test_a_run_that_left_its_node_group_cannot_be_judged(tmp_path):
     path = tl.save(tmp_path / "timeline.json")
     run = _run(tmp_path, {"status": "completed", "sts_conformance": {"node_failure": RECORD,
                                                                      "timeline_file": str(path)}})
-    run.group, run.isolation = frozenset({"w1", "w2"}), ["mongo-1 on w9"]
+    read_timeline(run, frozenset({"w1", "w2"}))
+    assert run.isolation == ["mongo-1 on w9"]
     with pytest.raises(CannotJudge, match="left its node group"):
         node_failure_of(run, "failure[stop]")
     run.isolation = []
@@ -117,6 +117,7 @@ def test_a_run_that_did_not_complete_its_node_failure_is_never_judged(monkeypatc
     path = Timeline("ns", []).save(tmp_path / "timeline.json")
     run = _run(tmp_path, {"status": "completed", "sts_conformance": {"node_failure": record,
                                                                      "timeline_file": str(path)}})
+    read_timeline(run, None)
     with pytest.raises(CannotJudge, match=why.split(":")[0]):
         node_failure_of(run, "failure[stop]")
 
