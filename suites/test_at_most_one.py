@@ -18,7 +18,7 @@ import pytest
 from fixtures import invariants as inv
 from fixtures.chaos.jobs import node_experiment, node_failure_of
 from fixtures.errors import CannotJudge
-from fixtures.faults import FAULT_KINDS, kind_runtime_probe, runtime_runs
+from fixtures.faults import FAULT_KINDS, runtime_probe, runtime_runs
 from fixtures.nodes import out_of_service_taint, wait_all_nodes_ready, wait_node
 from fixtures.options import settings_from
 from fixtures.plugin import job_result, side_by_side
@@ -179,9 +179,10 @@ def test_force_delete_releases_the_identity(cluster, make_workload, node_fault, 
     fault.restore()
     wait_node(wl.api, old.spec.node_name, ready=True, budget=timeouts.node_ready)
 
-    if cluster.kind:
+    probe = runtime_probe(cluster)
+    if probe is not None:
         def old_killed() -> Observation:
-            seen = kind_runtime_probe(old.spec.node_name, wl.namespace)
+            seen = probe(old.spec.node_name, wl.namespace)
             if runtime_runs(seen, old.metadata.uid) is None:
                 # Not an observation: a node that cannot be asked has shown nothing.
                 raise RuntimeError(f"{old.spec.node_name} cannot be asked: {seen}")

@@ -12,11 +12,11 @@ import pytest
 
 from fixtures.errors import CannotJudge, SuiteError
 from fixtures.kube import pod_ready
-from fixtures.faults import GRACEFUL_SHUTDOWN, fault_for
+from fixtures.faults import GRACEFUL_SHUTDOWN
 from fixtures.mongo import prepare_workload
 from fixtures import groups
-from fixtures.plugin import (JobContext, job_result, scenario_job, side_by_side, skip_unless_disruption_allowed,
-                             workload_spec)
+from fixtures.plugin import (JobContext, job_result, scenario_job, settings_fault, side_by_side,
+                             skip_unless_disruption_allowed, workload_spec)
 from fixtures.scenarios import GracefulShutdown, graceful_shutdown, held_terminal_pod
 from fixtures.timeouts import INHERENT_WAIT, duration_s
 from fixtures.workload import deploy, pick_nodes, schedulable_workers
@@ -59,7 +59,7 @@ def run_shutdown(ctx: JobContext, kind: str) -> GracefulShutdown:
         node = wl.wait_ready(timeouts)[VICTIM].spec.node_name
         prepare_workload(cluster.kubectl, cluster.kubeconfig, wl, timeouts)
         try:
-            fault = fault_for(cluster, kind, node, settings.allow_disruptive, settings.node_fault_command)
+            fault = settings_fault(cluster, settings, kind, node)
         except SuiteError as exc:
             pytest.skip(str(exc))
         result = graceful_shutdown(wl, fault, rec, timeouts, cluster.kubectl, cluster.kubeconfig, VICTIM)

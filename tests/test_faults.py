@@ -8,13 +8,14 @@ from types import SimpleNamespace
 import pytest
 
 from fixtures import groups
+from fixtures.agent import AgentFault, FaultAgent
 from fixtures.errors import SuiteError
 from fixtures.faults import FAULT_KINDS, CommandFault, NodeFault, _CUT_TAG, container_state, fault_for
 from fixtures.nodes import wait_all_nodes_ready
 
 
-def cluster(kind, owned):
-    return SimpleNamespace(kind=kind, owned=owned)
+def cluster(kind, owned, agent=None):
+    return SimpleNamespace(kind=kind, owned=owned, fault_agent=agent)
 
 
 def test_a_cluster_the_suite_made_takes_docker_faults():
@@ -27,10 +28,23 @@ def test_other_clusters_refuse_faults_without_the_opt_in():
             fault_for(c, "crash", "n1", False, "/bin/true")
 
 
-def test_an_existing_cluster_needs_the_users_command():
-    with pytest.raises(SuiteError, match="need --node-fault-command"):
+def test_an_existing_cluster_needs_the_agent_or_the_users_command():
+    with pytest.raises(SuiteError, match=r"need the in-cluster agent \(--fault-agent\) or --node-fault-command"):
         fault_for(cluster(False, False), "crash", "n1", True, None)
     assert isinstance(fault_for(cluster(False, False), "crash", "n1", True, "my-fault"), CommandFault)
+
+
+def test_the_agent_makes_the_faults_it_can_and_says_which_it_cannot():
+    agent = FaultAgent(api=None, namespace="sts-fault-agent-0000")
+    for c in (cluster(False, False, agent), cluster(True, False, agent), cluster(True, True, agent)):
+        got = fault_for(c, "freeze", "n1", True, None, deadman_s=42)
+        assert isinstance(got, AgentFault) and got.deadman_s == 42 and got.node == "n1"
+        with pytest.raises(SuiteError, match="the in-cluster fault agent cannot crash a node"):
+            fault_for(c, "crash", "n1", True, None)
+    # The user's own command still comes first on a cluster the suite did not make.
+    assert isinstance(fault_for(cluster(False, False, agent), "freeze", "n1", True, "my-fault"), CommandFault)
+    with pytest.raises(SuiteError, match="need --allow-disruptive"):
+        fault_for(cluster(False, False, agent), "freeze", "n1", False, None)
 
 
 def test_unknown_fault_kind():

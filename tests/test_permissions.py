@@ -10,7 +10,7 @@ import kubernetes.client
 import pytest
 import yaml
 
-from fixtures.cluster import NEEDED, NEEDED_DISRUPTIVE, ExistingProvider, missing_permissions
+from fixtures.cluster import NEEDED, NEEDED_AGENT, NEEDED_DISRUPTIVE, ExistingProvider, missing_permissions
 from fixtures.errors import SuiteError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +48,19 @@ CALLS = {
     "patch_namespaced_pod": [("patch", "", "pods")],
     "delete_node": [("delete", "", "nodes")],
     "list_namespaced_endpoint_slice": [("list", "discovery.k8s.io", "endpointslices")],
+    # The in-cluster fault agent (fixtures/agent.py). A Role can grant only
+    # what its maker holds: the ConfigMap verbs the agent's script uses.
+    "create_namespaced_service_account": [("create", "", "serviceaccounts")],
+    "create_namespaced_role": [("create", "rbac.authorization.k8s.io", "roles"), ("get", "", "configmaps"),
+                               ("list", "", "configmaps"), ("watch", "", "configmaps"),
+                               ("create", "", "configmaps"), ("patch", "", "configmaps")],
+    "create_namespaced_role_binding": [("create", "rbac.authorization.k8s.io", "rolebindings")],
+    "create_namespaced_daemon_set": [("create", "apps", "daemonsets")],
+    "read_namespaced_daemon_set": [("get", "apps", "daemonsets")],
+    "create_namespaced_config_map": [("create", "", "configmaps")],
+    "read_namespaced_config_map": [("get", "", "configmaps")],
+    "list_namespaced_config_map": [("list", "", "configmaps")],
+    "patch_namespaced_config_map": [("patch", "", "configmaps")],
 }
 # Calls the pre-check deliberately does not ask about (fixtures/cluster.py says why).
 NOT_ASKED = {
@@ -141,7 +154,7 @@ def test_every_api_call_of_the_suite_is_in_the_permission_pre_check():
     needs, unmapped = needed_by_the_suite()
     assert not unmapped, (f"API calls with no permission mapping (add them to CALLS, and what they need to "
                           f"fixtures/cluster.py NEEDED): {unmapped}")
-    asked = set(NEEDED) | set(NEEDED_DISRUPTIVE)
+    asked = set(NEEDED) | set(NEEDED_DISRUPTIVE) | set(NEEDED_AGENT)
     missing = {perm: where for perm, where in needs.items() if perm not in asked}
     assert not missing, f"permissions the suite needs but the pre-check does not ask for: {missing}"
     unused = sorted(asked - set(needs))
@@ -165,6 +178,7 @@ def test_the_scan_sees_each_kind_of_call():
 @pytest.mark.cluster
 def test_the_clusters_admin_has_every_permission(cluster):
     assert missing_permissions(cluster.api, disruptive=True) == []
+    assert missing_permissions(cluster.api, disruptive=True, needed=NEEDED_AGENT) == []
 
 
 @pytest.mark.cluster

@@ -1,0 +1,150 @@
+"""The in-cluster node fault agent (fixtures/agent.py): its reports read as
+they must, and against the real cluster it is the only way a run without
+Docker faults nodes, and a run killed mid-fault leaves a node that heals."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from fixtures import groups
+from fixtures.agent import DEFAULT_IMAGE, STALE_S, AgentFault, FaultAgent, parse_runtime
+from fixtures.child import run_child
+from fixtures.nodes import wait_node
+from fixtures.plugin import side_by_side
+from fixtures.workload import pick_nodes
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- reading the agent's runtime reports ------------------------------------------------
+
+def test_a_fresh_report_gives_the_namespaces_pods_by_uid():
+    report = "1000 up\nu1 sts-a mongo-0\nu2 sts-a mongo-0\nu3 sts-b mongo-1"
+    assert parse_runtime(report, "sts-a", now=1005) == {"state": "up", "running": {"u1": "mongo-0", "u2": "mongo-0"}}
+    assert parse_runtime("1000 up", "sts-a", now=1001) == {"state": "up", "running": {}}
+
+
+def test_a_stale_missing_or_failed_report_is_unobservable_never_empty():
+    """"Runs nothing" would read as the old pod killed: only a fresh, good report may say it."""
+    stale = parse_runtime("1000 up\nu1 sts-a mongo-0", "sts-a", now=1000 + STALE_S + 1)
+    assert stale["state"] == "unobservable" and "old" in stale["why"]
+    failed = parse_runtime("1000 unobservable crictl: connection refused", "sts-a", now=1001)
+    assert failed == {"state": "unobservable", "why": "crictl: connection refused"}
+    assert parse_runtime("", "sts-a")["state"] == "unobservable"
+    assert parse_runtime("garbage", "sts-a")["state"] == "unobservable"
+
+
+def test_the_agent_script_is_valid_bash():
+    res = subprocess.run(["bash", "-n", str(ROOT / "fixtures" / "agent" / "sts-fault-agent")], capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr
+
+
+# --- against the cluster ------------------------------------------------------------------
+
+def without_docker() -> dict[str, str]:
+    """PATH with no directory that holds `docker`: the child cannot reach the
+    nodes but through the cluster."""
+    dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep)
+            if d and not (Path(d) / "docker").exists()]
+    env = {"PATH": os.pathsep.join(dirs)}
+    assert shutil.which("docker", path=env["PATH"]) is None
+    return env
+
+
+def junit_properties(junit: Path) -> dict[str, dict[str, str]]:
+    return {case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
+            for case in ET.parse(junit).iter("testcase")}
+
+
+@pytest.mark.cluster
+@pytest.mark.disruptive
+@side_by_side(disruptive=True)
+def test_the_at_most_one_scenarios_pass_through_the_agent_alone(cluster, settings, workload_image, tmp_path):
+    """The kind cluster passed in as an existing cluster, with no `docker` on
+    the child's PATH: the freeze, stop and network-cut scenarios run through
+    the agent (chosen by --fault-agent=auto), pass, and STS-AMO-002 is judged
+    on the agent's runtime reports; the crash scenario is not selected (the
+    agent cannot cut a node's power, and says so)."""
+    run = run_child(cluster, settings.profile, workload_image, tmp_path, ["suites/test_at_most_one.py"],
+                    "--allow-disruptive", "-k", "(unconfirmed or ever_run_at_once or returning_node) and not crash",
+                    timeout=1800, env=without_docker())
+    facts = json.loads((tmp_path / "reports" / "conformance.json").read_text()).get("cluster", {})
+    assert str(facts.get("node_faults", "")).startswith("the in-cluster agent"), (facts, run.tail())
+    assert facts.get("provider") == "existing", facts
+    props = junit_properties(tmp_path / "junit.xml")
+    expected = [f"{name}[{fault}]" for fault in ("freeze", "stop", "network-cut")
+                for name in ("test_no_second_pod_while_the_old_ones_termination_is_unconfirmed",
+                             "test_no_two_pods_of_one_identity_ever_run_at_once",
+                             "test_returning_node_ends_the_old_pod_and_the_identity_serves_its_data")]
+    outcomes = {name: run.cases.get(name, (None, "not run", ""))[:2] for name in expected}
+    assert all(outcome == "passed" for _, outcome in outcomes.values()), (outcomes, run.tail())
+    for fault in ("freeze", "stop", "network-cut"):
+        samples = int(props[f"test_no_two_pods_of_one_identity_ever_run_at_once[{fault}]"].get("runtime_samples", 0))
+        assert samples > 0, f"{fault}: STS-AMO-002 was judged without runtime samples from the agent"
+    assert run.proc.returncode == 0, run.tail()
+    # The agent is gone with its namespace, and left no fault in place.
+    left = [ns.metadata.name for ns in cluster.api.core.list_namespace().items
+            if ns.metadata.name.startswith("sts-fault-agent-")]
+    assert not left, f"the child left its agent namespaces: {left}"
+
+
+INJECT_AND_WAIT = """
+import sys, time
+from fixtures.agent import AgentFault, FaultAgent
+from fixtures.kube import connect
+agent = FaultAgent(connect(sys.argv[1]), sys.argv[2])
+AgentFault(agent, "network-cut", sys.argv[3], deadman_s=int(sys.argv[4])).inject()
+print("injected", flush=True)
+time.sleep(3600)
+"""
+
+
+@pytest.mark.cluster
+@pytest.mark.disruptive
+@side_by_side(disruptive=True)
+def test_a_run_killed_during_a_network_cut_leaves_a_node_that_heals_by_itself(cluster, timeouts, progress):
+    """A process injects a network cut through the agent and is SIGKILLed
+    while the node is cut off: nobody asks for the restore, and the node's
+    own dead-man timer undoes the cut within the dead-man time. The agent
+    then takes the next fault on that node as usual."""
+    deadman = 40
+    node = pick_nodes(cluster.api, 1, "the dead-man test")[0]
+    agent = FaultAgent.deploy(cluster.api, DEFAULT_IMAGE, max(120.0, timeouts.pod_ready), progress)
+    child = None
+    try:
+        child = subprocess.Popen([sys.executable, "-c", INJECT_AND_WAIT, str(cluster.kubeconfig), agent.namespace,
+                                  node, str(deadman)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, env={**os.environ, **groups.env_for(groups.current())})
+        line = child.stdout.readline()
+        assert line.strip() == "injected", f"the injecting process said {line!r}: {child.stderr.read()[-2000:]}"
+        injected = time.monotonic()
+        wait_node(cluster.api, node, ready=False, budget=timeouts.node_not_ready)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        # The cut ends at `deadman` after the injection; the kubelet then
+        # needs a status update to be seen Ready again.
+        wait_node(cluster.api, node, ready=True, budget=deadman + 60)
+        healed = time.monotonic() - injected
+        assert healed <= deadman + 60, healed
+        # Nobody asked for a restore: the agent's last answer is still the injection.
+        status = agent.answer(node).split(" ")
+        assert status[1:2] == ["injected"], f"{node}: {status}"
+        progress(f"{node} Ready again {healed:.0f}s after the cut (dead-man {deadman}s)")
+        # The agent knows its timer ran, and takes the next fault.
+        with AgentFault(agent, "freeze", node, deadman_s=60) as again:
+            assert again.injected
+        assert agent.answer(node).split(" ")[1] == "restored"
+    finally:
+        if child is not None and child.poll() is None:
+            child.kill()
+        agent.remove(max(120.0, timeouts.namespace_deleted))
+        wait_node(cluster.api, node, ready=True, budget=timeouts.node_ready)
