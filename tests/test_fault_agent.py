@@ -19,6 +19,7 @@ from fixtures.agent import DEFAULT_IMAGE, STALE_S, AgentFault, FaultAgent, parse
 from fixtures.child import run_child
 from fixtures.nodes import wait_node
 from fixtures.plugin import side_by_side
+from fixtures.timeline import Recorder
 from fixtures.workload import pick_nodes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,8 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_a_fresh_report_gives_the_namespaces_pods_by_uid():
     report = "1000 up\nu1 sts-a mongo-0\nu2 sts-a mongo-0\nu3 sts-b mongo-1"
-    assert parse_runtime(report, "sts-a", now=1005) == {"state": "up", "running": {"u1": "mongo-0", "u2": "mongo-0"}}
-    assert parse_runtime("1000 up", "sts-a", now=1001) == {"state": "up", "running": {}}
+    assert parse_runtime(report, "sts-a", now=1005) == {"state": "up", "running": {"u1": "mongo-0", "u2": "mongo-0"},
+                                                        "sampled_at": 1000.0}
+    assert parse_runtime("1000 up", "sts-a", now=1001) == {"state": "up", "running": {}, "sampled_at": 1000.0}
 
 
 def test_a_stale_missing_or_failed_report_is_unobservable_never_empty():
@@ -40,6 +42,25 @@ def test_a_stale_missing_or_failed_report_is_unobservable_never_empty():
     assert failed == {"state": "unobservable", "why": "crictl: connection refused"}
     assert parse_runtime("", "sts-a")["state"] == "unobservable"
     assert parse_runtime("garbage", "sts-a")["state"] == "unobservable"
+
+
+def test_an_agent_report_is_placed_when_the_node_made_it_not_when_it_was_read():
+    """A report read at t=40 that the node made at t=25 shows the node as it
+    was at 25: it must not outrank what the API said at 30 (seen when the
+    agent's stop-fault restore let the kubelet stop the old pod: a false
+    overlap of STS-AMO-002)."""
+    now = iter([10.0, 20.0, 30.0, 40.0, 50.0])
+    rec = Recorder(None, "sts-a", clock=lambda: next(now))
+    for label in ("a", "b", "c"):
+        rec.mark(label)  # t = 10, 20, 30
+
+    def probe(node, namespace):
+        rec._stop.set()  # one round
+        return parse_runtime("25 up\nu1 sts-a mongo-1", namespace, now=35)
+
+    rec._sample_runtime(lambda: ["n1"], probe, 0.0)
+    sample = rec.timeline.entries[-1]
+    assert sample.kind == "runtime" and sample.data["asked_at_seq"] == 2, sample
 
 
 def test_the_agent_script_is_valid_bash():

@@ -10,7 +10,7 @@ import kubernetes.client
 import pytest
 import yaml
 
-from fixtures.cluster import NEEDED, NEEDED_AGENT, NEEDED_DISRUPTIVE, ExistingProvider, missing_permissions
+from fixtures.cluster import NEEDED, NEEDED_AGENT, NEEDED_DISRUPTIVE, NEEDED_HOSTPATH, ExistingProvider, missing_permissions
 from fixtures.errors import SuiteError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +61,8 @@ CALLS = {
     "read_namespaced_config_map": [("get", "", "configmaps")],
     "list_namespaced_config_map": [("list", "", "configmaps")],
     "patch_namespaced_config_map": [("patch", "", "configmaps")],
+    # --storage hostPath elsewhere: its pre-check (a dry run) and its cleanup pods.
+    "create_namespaced_pod": [("create", "", "pods")],
 }
 # Calls the pre-check deliberately does not ask about (fixtures/cluster.py says why).
 NOT_ASKED = {
@@ -154,7 +156,7 @@ def test_every_api_call_of_the_suite_is_in_the_permission_pre_check():
     needs, unmapped = needed_by_the_suite()
     assert not unmapped, (f"API calls with no permission mapping (add them to CALLS, and what they need to "
                           f"fixtures/cluster.py NEEDED): {unmapped}")
-    asked = set(NEEDED) | set(NEEDED_DISRUPTIVE) | set(NEEDED_AGENT)
+    asked = set(NEEDED) | set(NEEDED_DISRUPTIVE) | set(NEEDED_AGENT) | set(NEEDED_HOSTPATH)
     missing = {perm: where for perm, where in needs.items() if perm not in asked}
     assert not missing, f"permissions the suite needs but the pre-check does not ask for: {missing}"
     unused = sorted(asked - set(needs))
@@ -178,7 +180,7 @@ def test_the_scan_sees_each_kind_of_call():
 @pytest.mark.cluster
 def test_the_clusters_admin_has_every_permission(cluster):
     assert missing_permissions(cluster.api, disruptive=True) == []
-    assert missing_permissions(cluster.api, disruptive=True, needed=NEEDED_AGENT) == []
+    assert missing_permissions(cluster.api, disruptive=True, needed=NEEDED_AGENT + NEEDED_HOSTPATH) == []
 
 
 @pytest.mark.cluster
