@@ -63,6 +63,8 @@ CALLS = {
     "patch_namespaced_config_map": [("patch", "", "configmaps")],
     # --storage hostPath elsewhere: its pre-check (a dry run) and its cleanup pods.
     "create_namespaced_pod": [("create", "", "pods")],
+    "read_namespaced_persistent_volume_claim": [("get", "", "persistentvolumeclaims")],
+    "read_persistent_volume": [("get", "", "persistentvolumes")],
 }
 # Calls the pre-check deliberately does not ask about (fixtures/cluster.py says why).
 NOT_ASKED = {

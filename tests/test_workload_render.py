@@ -131,3 +131,42 @@ def test_unknown_update_strategy_or_retention_policy_is_refused():
         render(WorkloadSpec(image=IMG, update_strategy="Recreate"), "ns1")
     with pytest.raises(SuiteError, match="unknown claim retention policy 'Keep'"):
         render(WorkloadSpec(image=IMG, claim_retention=("Keep", "Retain")), "ns1")
+
+
+def test_pinned_pods_name_their_nodes_one_field_selector_each():
+    """The API takes one value per `metadata.name` field selector: one term
+    (ORed) per node, by the Node object's name, not its hostname label."""
+    _, sts = render(WorkloadSpec(image="img", nodes=("w1", "w2", "w3")), "ns")
+    terms = sts["spec"]["template"]["spec"]["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms == [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": [n]}]}
+                     for n in ("w1", "w2", "w3")]
+
+
+def test_storage_follows_the_cluster_unless_asked():
+    from fixtures.options import resolved_storage
+
+    assert resolved_storage("auto", "kind") == "hostPath"
+    assert resolved_storage("auto", "existing") == "pvc"
+    assert resolved_storage("hostPath", "existing") == "hostPath"
+    assert resolved_storage("pvc", "kind") == "pvc"
+
+
+def test_the_users_namespace_labels_go_on_every_namespace_and_callers_win():
+    from types import SimpleNamespace
+
+    from fixtures.workload import create_namespace, parse_labels, set_namespace_labels
+
+    made = []
+    api = SimpleNamespace(core=SimpleNamespace(create_namespace=made.append))
+    set_namespace_labels(parse_labels("pod-security.kubernetes.io/enforce=baseline,team=x"))
+    try:
+        create_namespace(api, "a")
+        create_namespace(api, "b", {"pod-security.kubernetes.io/enforce": "privileged"})
+    finally:
+        set_namespace_labels({})
+    assert made[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert made[0]["metadata"]["labels"]["team"] == "x"
+    assert made[1]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    with pytest.raises(SuiteError, match="not KEY=VALUE"):
+        parse_labels("novalue")
