@@ -4,7 +4,7 @@ Docker faults nodes, and a run killed mid-fault leaves a node that heals."""
 
 import json
 import os
-import shutil
+import re
 import signal
 import subprocess
 import sys
@@ -71,14 +71,15 @@ def test_the_agent_script_is_valid_bash():
 
 # --- against the cluster ------------------------------------------------------------------
 
-def without_docker() -> dict[str, str]:
-    """PATH with no directory that holds `docker`: the child cannot reach the
-    nodes but through the cluster."""
-    dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep)
-            if d and not (Path(d) / "docker").exists()]
-    env = {"PATH": os.pathsep.join(dirs)}
-    assert shutil.which("docker", path=env["PATH"]) is None
-    return env
+def without_docker(tmp_path: Path) -> dict[str, str]:
+    """A PATH whose `docker` refuses every call (and records it), ahead of
+    the real one: the child cannot reach the nodes but through the cluster."""
+    stub = tmp_path / "no-docker"
+    stub.mkdir()
+    (stub / "docker").write_text(f"#!/bin/sh\necho \"$*\" >> {stub}/calls\n"
+                                 f"echo 'docker is not available to this run' >&2\nexit 127\n")
+    (stub / "docker").chmod(0o755)
+    return {"PATH": os.pathsep.join([str(stub), os.environ.get("PATH", "")])}
 
 
 def junit_properties(junit: Path) -> dict[str, dict[str, str]]:
@@ -97,7 +98,7 @@ def test_the_at_most_one_scenarios_pass_through_the_agent_alone(cluster, setting
     agent cannot cut a node's power, and says so)."""
     run = run_child(cluster, settings.profile, workload_image, tmp_path, ["suites/test_at_most_one.py"],
                     "--allow-disruptive", "-k", "(unconfirmed or ever_run_at_once or returning_node) and not crash",
-                    timeout=1800, env=without_docker())
+                    timeout=1800, env=without_docker(tmp_path))
     facts = json.loads((tmp_path / "reports" / "conformance.json").read_text()).get("cluster", {})
     assert str(facts.get("node_faults", "")).startswith("the in-cluster agent"), (facts, run.tail())
     assert facts.get("provider") == "existing", facts
@@ -112,6 +113,10 @@ def test_the_at_most_one_scenarios_pass_through_the_agent_alone(cluster, setting
         samples = int(props[f"test_no_two_pods_of_one_identity_ever_run_at_once[{fault}]"].get("runtime_samples", 0))
         assert samples > 0, f"{fault}: STS-AMO-002 was judged without runtime samples from the agent"
     assert run.proc.returncode == 0, run.tail()
+    calls = tmp_path / "no-docker" / "calls"
+    # Asked once, to tell whether the nodes are kind containers it holds: nothing else.
+    assert not calls.exists() or all(c.startswith("inspect ") for c in calls.read_text().splitlines()), \
+        calls.read_text()
     # The agent is gone with its namespace, and left no fault in place.
     left = [ns.metadata.name for ns in cluster.api.core.list_namespace().items
             if ns.metadata.name.startswith("sts-fault-agent-")]
@@ -169,3 +174,25 @@ def test_a_run_killed_during_a_network_cut_leaves_a_node_that_heals_by_itself(cl
             child.kill()
         agent.remove(max(120.0, timeouts.namespace_deleted))
         wait_node(cluster.api, node, ready=True, budget=timeouts.node_ready)
+
+
+@pytest.mark.cluster
+@pytest.mark.disruptive
+@side_by_side(disruptive=True)
+def test_the_agents_runtime_reports_catch_two_pods_of_one_identity(cluster, settings, workload_image, tmp_path):
+    """The negative control of the network cut, through the agent alone: an
+    operator force-deletes the pod stuck on the cut-off node while it still
+    runs there. STS-AMO-001 and STS-AMO-002 MUST fail, the latter on the
+    agent's report of what the cut node's runtime runs (its own connection
+    survives the cut)."""
+    run = run_child(cluster, settings.profile, workload_image, tmp_path, ["suites/test_at_most_one.py"],
+                    "--allow-disruptive", "--cluster-defect=unsafe-force-delete",
+                    "-k", "network-cut and (unconfirmed or ever_run_at_once)",
+                    # The lost writes never turn up: do not wait the full settling budget for them.
+                    "--timeout-scale=0.4", timeout=1200, env=without_docker(tmp_path))
+    amo1 = "test_no_second_pod_while_the_old_ones_termination_is_unconfirmed[network-cut]"
+    amo2 = "test_no_two_pods_of_one_identity_ever_run_at_once[network-cut]"
+    got = {name: run.cases.get(name, (None, "not run", ""))[:2] for name in (amo1, amo2)}
+    assert got == {amo1: ("STS-AMO-001", "failed"), amo2: ("STS-AMO-002", "failed")}, (got, run.tail())
+    message = run.cases[amo2][2]
+    assert re.search(r"mongo-\d: 2 UIDs running at once", message) and "per its runtime" in message, message
