@@ -97,7 +97,10 @@ def test_the_at_most_one_scenarios_pass_through_the_agent_alone(cluster, setting
     on the agent's runtime reports; the crash scenario is not selected (the
     agent cannot cut a node's power, and says so)."""
     run = run_child(cluster, settings.profile, workload_image, tmp_path, ["suites/test_at_most_one.py"],
-                    "--allow-disruptive", "-k", "(unconfirmed or ever_run_at_once or returning_node) and not crash",
+                    # hostPath: a second pod could run on the spare (a node-local
+                    # PV would keep it Pending, and STS-AMO-002 could not be judged).
+                    "--allow-disruptive", "--storage=hostPath",
+                    "-k", "(unconfirmed or ever_run_at_once or returning_node) and not crash",
                     timeout=1800, env=without_docker(tmp_path))
     facts = json.loads((tmp_path / "reports" / "conformance.json").read_text()).get("cluster", {})
     assert str(facts.get("node_faults", "")).startswith("the in-cluster agent"), (facts, run.tail())
@@ -186,7 +189,7 @@ def test_the_agents_runtime_reports_catch_two_pods_of_one_identity(cluster, sett
     agent's report of what the cut node's runtime runs (its own connection
     survives the cut)."""
     run = run_child(cluster, settings.profile, workload_image, tmp_path, ["suites/test_at_most_one.py"],
-                    "--allow-disruptive", "--cluster-defect=unsafe-force-delete",
+                    "--allow-disruptive", "--cluster-defect=unsafe-force-delete", "--storage=hostPath",
                     "-k", "network-cut and (unconfirmed or ever_run_at_once)",
                     # The lost writes never turn up: do not wait the full settling budget for them.
                     "--timeout-scale=0.4", timeout=1200, env=without_docker(tmp_path))

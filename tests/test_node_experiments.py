@@ -21,7 +21,7 @@ RECORD = {
                     "labels": {}, "claims": {}},
     "durations": {"to_node_not_ready_s": 21.0}, "replicas": 3, "replicated": False, "recovery_violation": "",
     "writes_during_problem": "", "scenario_seconds": 110.0, "inherent_wait_s": 70.0, "not_judged": "",
-    "marker_error": "",
+    "marker_error": "", "volume_pinned": "",
 }
 
 
