@@ -100,6 +100,7 @@ def test_no_two_pods_of_one_identity_ever_run_at_once(failure, record_property):
     timeline)"""
     tl = failure.timeline
     record_property("runtime_samples", len(tl.of("runtime")))
+    record_property("runtime_samples_up", len([e for e in tl.of("runtime") if e.data.get("state") == "up"]))
     if not tl.of("pod"):
         raise CannotJudge("STS-AMO-002: the timeline recorded no pod at all")
     if not failure.spares:

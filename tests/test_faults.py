@@ -39,8 +39,9 @@ def test_the_agent_makes_the_faults_it_can_and_says_which_it_cannot():
     for c in (cluster(False, False, agent), cluster(True, False, agent), cluster(True, True, agent)):
         got = fault_for(c, "freeze", "n1", True, None, deadman_s=42)
         assert isinstance(got, AgentFault) and got.deadman_s == 42 and got.node == "n1"
-        with pytest.raises(SuiteError, match="the in-cluster fault agent cannot crash a node"):
-            fault_for(c, "crash", "n1", True, None)
+        for kind in ("crash", "graceful-shutdown"):
+            with pytest.raises(SuiteError, match=f"the in-cluster fault agent cannot {kind} a node"):
+                fault_for(c, kind, "n1", True, None)
     # The user's own command still comes first on a cluster the suite did not make.
     assert isinstance(fault_for(cluster(False, False, agent), "freeze", "n1", True, "my-fault"), CommandFault)
     with pytest.raises(SuiteError, match="need --allow-disruptive"):
