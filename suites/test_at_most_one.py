@@ -22,8 +22,8 @@ from fixtures.faults import FAULT_KINDS, runtime_probe, runtime_runs
 from fixtures.nodes import out_of_service_taint, wait_all_nodes_ready, wait_node
 from fixtures.options import settings_from
 from fixtures.plugin import job_result, side_by_side
-from fixtures.scenarios import (NodeFailure, pinned_volume, replacement_running, replacement_waiting_for_its_volume,
-                                stuck_pod)
+from fixtures.scenarios import (NodeFailure, confined_volume, replacement_running,
+                                replacement_waiting_for_its_volume, stuck_pod)
 from fixtures.timeouts import INHERENT_WAIT, node_monitor_grace_s
 from fixtures.wait import Observation, wait_for
 from fixtures.workload import pick_nodes
@@ -107,9 +107,9 @@ def test_no_two_pods_of_one_identity_ever_run_at_once(failure, record_property):
         pytest.skip(f"no spare worker next to the workload's nodes: a second {failure.victim} could not have run "
                     f"anywhere, so no overlap could be seen (run with one worker more than replicas)")
     if failure.volume_pinned:
-        pytest.skip(f"{failure.victim}'s volume lives only on the failed node ({failure.volume_pinned}): a second "
-                    f"{failure.victim} could be created but never run, so no overlap could be seen (use --storage "
-                    f"hostPath, or a StorageClass whose volumes attach on any node)")
+        pytest.skip(f"{failure.victim}'s volume admits none of the spare workers {', '.join(failure.spares)} "
+                    f"({failure.volume_pinned}): a second {failure.victim} could be created but never run, so no "
+                    f"overlap could be seen (use --storage hostPath, or spares where its volumes can attach)")
     inv.judge_window("STS-AMO-002", tl, inv.overlapping_identities(tl), streams=("pod", "runtime"))
     record_property("evidence", f"{inv.runtime_evidence(tl)}; a second {failure.victim} could have run on "
                                 f"{', '.join(failure.spares)}")
@@ -154,21 +154,22 @@ def make_stuck(cluster, make_workload, node_fault, recorder, timeouts, kind):
     return stuck_pod(make_workload(nodes=nodes, **PATH_VARIANT), node_fault, recorder, timeouts, kind, VICTIM)
 
 
-def node_local_volume(wl, old) -> tuple[str, str] | None:
-    """The victim's volume when it can live only on the failed node (see pinned_volume)."""
-    pinned = pinned_volume(wl, old.metadata.name)
-    return pinned if pinned and pinned[1] == old.spec.node_name else None
+def confined_to_the_failed_node(wl, old) -> str | None:
+    """The victim's volume when it admits none of the workload's other
+    workers, where its replacement would go (see confined_volume)."""
+    elsewhere = [n for n in wl.spec.nodes if n != old.spec.node_name]
+    return confined_volume(wl, old.metadata.name, elsewhere) if elsewhere else None
 
 
-def volume_bound_outcome(wl, old, pinned, timeouts, t0, durations, cid: str) -> str:
-    """The identity released, its replacement created and waiting for the
-    node its volume lives on: described, as the evidence of `cid`."""
+def volume_bound_outcome(wl, old, volume: str, timeouts, t0, durations, cid: str) -> str:
+    """The identity released, its replacement created and waiting for a node
+    its volume admits: described, as the evidence of `cid`."""
     new, why = replacement_waiting_for_its_volume(wl, old, timeouts, t0, durations, guarantee=cid)
     where = (f"Running on {new.spec.node_name}" if new.status.phase == "Running" else
-             f"Pending, its volume {pinned[0]} bound to {pinned[1]} (scheduler: {' '.join(why.split())[:160]})")
+             f"Pending: its volume {volume} admits no other worker (scheduler: {' '.join(why.split())[:160]})")
     return (f"the identity was released: a replacement {old.metadata.name} (UID {new.metadata.uid}) was created "
-            f"{durations['to_replacement_created_s']}s after the fault, {where}; with a node-local volume (for "
-            f"example the local-path provisioner's) the replacement waits for that node: the documented outcome")
+            f"{durations['to_replacement_created_s']}s after the fault, {where}; with a node-local or zonal volume "
+            f"the replacement waits for a node it can attach on: the documented outcome")
 
 
 # Each way out runs as a job: side by side with other scenarios when the
@@ -226,7 +227,7 @@ def test_out_of_service_taint_lets_the_replacement_start_elsewhere(cluster, make
                                                                    timeouts, record_property):
     """the `node.kubernetes.io/out-of-service` taint lets the replacement start elsewhere"""
     wl, old, fault, durations, t0 = make_stuck(cluster, make_workload, node_fault, recorder, timeouts, "stop")
-    pinned = node_local_volume(wl, old)
+    pinned = confined_to_the_failed_node(wl, old)
     recorder.mark(f"taint {old.spec.node_name} out-of-service")
     with out_of_service_taint(wl.api, old.spec.node_name):
         if pinned:
@@ -253,7 +254,7 @@ def test_deleting_the_node_object_releases_the_identity(cluster, make_workload, 
                                                         record_property):
     """deleting the Node object lets the replacement be created"""
     wl, old, fault, durations, t0 = make_stuck(cluster, make_workload, node_fault, recorder, timeouts, "crash")
-    pinned = node_local_volume(wl, old)
+    pinned = confined_to_the_failed_node(wl, old)
     recorder.mark(f"delete node {old.spec.node_name}")
     wl.api.core.delete_node(old.spec.node_name)
     if pinned:
