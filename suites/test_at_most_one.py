@@ -181,8 +181,22 @@ def test_force_delete_releases_the_identity(cluster, make_workload, node_fault, 
     """force-deleting the stuck pod lets the controller create the replacement with the same name (and the
     report states the hazard if the old node is still alive)"""
     wl, old, fault, durations, t0 = make_stuck(cluster, make_workload, node_fault, recorder, timeouts, "freeze")
+    confined = confined_to_the_failed_node(wl, old)
     force = recorder.mark(f"force delete {VICTIM}").seq
     wl.api.core.delete_namespaced_pod(VICTIM, wl.namespace, grace_period_seconds=0)
+    if confined:
+        # Created with the same name is what this ID promises; a volume no
+        # other worker admits keeps it waiting for the frozen node.
+        outcome = volume_bound_outcome(wl, old, confined, timeouts, t0, durations, "STS-AMO-003")
+        recorder.mark(f"restore {old.spec.node_name}")
+        fault.restore()
+        wait_node(wl.api, old.spec.node_name, ready=True, budget=timeouts.node_ready)
+        wait_all_nodes_ready(wl.api, timeouts.node_ready)
+        record_timing(record_property, durations, stuck_inherent_s(cluster))
+        record_property("hazard", "none possible: the replacement could not run while its volume was on the frozen "
+                                  "node")
+        record_property("evidence", outcome)
+        return
     new = replacement_running(wl, old, timeouts, t0, durations, guarantee="STS-AMO-003")
     assert new.metadata.name == VICTIM, f"STS-AMO-003: the replacement is named {new.metadata.name}"
     assert new.spec.node_name != old.spec.node_name, \
