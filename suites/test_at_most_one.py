@@ -172,6 +172,16 @@ def volume_bound_outcome(wl, old, volume: str, timeouts, t0, durations, cid: str
             f"the replacement waits for a node it can attach on: the documented outcome")
 
 
+def replacement_elsewhere(wl, old, confined: str | None, timeouts, t0, durations, cid: str, node_was: str):
+    """(the replacement Ready on another node, "") or, with a confined
+    volume, (None, the documented outcome it waits in)."""
+    if confined:
+        return None, volume_bound_outcome(wl, old, confined, timeouts, t0, durations, cid)
+    new = replacement_running(wl, old, timeouts, t0, durations, guarantee=cid)
+    assert new.spec.node_name != old.spec.node_name, f"{cid}: replacement on the {node_was} node {new.spec.node_name}"
+    return new, ""
+
+
 # Each way out runs as a job: side by side with other scenarios when the
 # cluster has node groups (fixtures/plugin.py: side_by_side).
 
@@ -244,12 +254,7 @@ def test_out_of_service_taint_lets_the_replacement_start_elsewhere(cluster, make
     pinned = confined_to_the_failed_node(wl, old)
     recorder.mark(f"taint {old.spec.node_name} out-of-service")
     with out_of_service_taint(wl.api, old.spec.node_name):
-        if pinned:
-            outcome = volume_bound_outcome(wl, old, pinned, timeouts, t0, durations, "STS-AMO-004")
-        else:
-            new = replacement_running(wl, old, timeouts, t0, durations, guarantee="STS-AMO-004")
-            assert new.spec.node_name != old.spec.node_name, \
-                f"STS-AMO-004: replacement on the shut-down node {new.spec.node_name}"
+        new, outcome = replacement_elsewhere(wl, old, pinned, timeouts, t0, durations, "STS-AMO-004", "shut-down")
     fault.restore()
     wait_all_nodes_ready(wl.api, timeouts.node_ready)
     record_timing(record_property, durations, stuck_inherent_s(cluster))
@@ -271,14 +276,10 @@ def test_deleting_the_node_object_releases_the_identity(cluster, make_workload, 
     pinned = confined_to_the_failed_node(wl, old)
     recorder.mark(f"delete node {old.spec.node_name}")
     wl.api.core.delete_node(old.spec.node_name)
-    if pinned:
-        # Created is what this ID promises; a node-local volume keeps it
-        # waiting for the node, which is the documented outcome.
-        evidence = volume_bound_outcome(wl, old, pinned, timeouts, t0, durations, "STS-AMO-005")
-    else:
-        new = replacement_running(wl, old, timeouts, t0, durations, guarantee="STS-AMO-005")
-        assert new.spec.node_name != old.spec.node_name, \
-            f"STS-AMO-005: replacement on the deleted node {new.spec.node_name}"
+    # Created is what this ID promises; a volume no other worker admits keeps
+    # it waiting for the node, which is the documented outcome.
+    new, evidence = replacement_elsewhere(wl, old, pinned, timeouts, t0, durations, "STS-AMO-005", "deleted")
+    if new is not None:
         evidence = (f"replacement Ready on {new.spec.node_name} {durations['to_replacement_ready_s']}s after the "
                     f"fault, once {old.spec.node_name}'s Node object was deleted")
     # The node comes back by itself: its kubelet registers it again.
