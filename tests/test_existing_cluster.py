@@ -46,7 +46,8 @@ def test_hostpath_data_leaves_the_nodes_with_the_suites_namespaces(cluster, sett
     if not cluster.kind:
         pytest.skip("the nodes' directories are read through Docker: kind clusters only")
     run = run_child(cluster, settings.profile, workload_image, tmp_path, ["suites/test_identity.py"],
-                    "--storage=hostPath", "-k", "hostPath", timeout=900)
+                    "--storage=hostPath", "-k", "hostPath", timeout=900,
+                    env={"STS_CLEAN_HOST_DATA": "1"})  # as on a cluster the suite did not create
     passed = [n for n, (_, outcome, _) in run.cases.items() if outcome == "passed"]
     assert passed and run.proc.returncode == 0, run.tail()
     namespaces = hostpath_namespaces(tmp_path / "reports")
