@@ -128,3 +128,26 @@ def test_a_pass_says_what_it_rests_on():
     r.add(CaseResult("suites/test_dns.py::a", "STS-DNS-001", "pass", properties={"evidence": "3 names, 3 own IPs"}))
     row = r.by_id()["STS-DNS-001"]
     assert row["verdict"] == "pass" and row["evidence"] == ["3 names, 3 own IPs"]
+
+
+def test_the_per_id_junit_has_one_case_per_id_with_its_verdict_word(tmp_path):
+    """conformance-junit.xml (what Sonobuoy reads): one case per catalogue ID,
+    FAIL as <failure>, SKIP/INCOMPLETE/NOT RUN as <skipped> led by their word
+    (STS-ID-001 has required cases that did not run: INCOMPLETE)."""
+    import xml.etree.ElementTree as ET
+
+    r = sample()
+    r.add(CaseResult("suites/test_identity.py::a", "STS-ID-001", "pass"))
+    path = write_reports(r, {}, tmp_path)["junit"]
+    suite = ET.parse(path).getroot()
+    cases = {c.find("properties/property[@name='conformance_id']").get("value"): c for c in suite.iter("testcase")}
+    assert list(cases) == list(CATALOGUE)
+    assert suite.get("tests") == str(len(CATALOGUE))
+    assert cases["STS-DNS-001"].get("name") == f"[STS-DNS-001] {CATALOGUE['STS-DNS-001']}"
+    assert len(cases["STS-DNS-001"]) == 2  # properties and system-out: passed
+    assert cases["STS-DNS-002"].find("failure").get("message").startswith("FAIL: STS-DNS-002: timed out")
+    assert cases["STS-WIRE-002"].find("skipped").get("message") == "SKIP: FerretDB 1.24.2 does not replicate"
+    assert cases["STS-AMO-001"].find("skipped").get("message").startswith("NOT RUN")
+    assert int(suite.get("failures")) == 1 and int(suite.get("errors")) == 0
+    assert cases["STS-ID-001"].find("skipped").get("message").startswith("INCOMPLETE: not run: ")
+    assert int(suite.get("skipped")) == len(CATALOGUE) - 2
