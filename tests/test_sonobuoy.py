@@ -1,0 +1,140 @@
+"""The suite as a Sonobuoy plugin (sonobuoy/): its definition, its entry
+point's promises, scripts/sonobuoy's refusals, and a real `sonobuoy run`
+of the plugin on this session's kind cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fixtures import groups
+from fixtures.plugin import side_by_side
+
+ROOT = Path(__file__).resolve().parent.parent
+PLUGIN = ROOT / "sonobuoy" / "sts-conformance.yaml"
+ENTRY = ROOT / "sonobuoy" / "sts-sonobuoy"
+SCRIPT = ROOT / "scripts" / "sonobuoy"
+
+
+def test_the_plugin_definition_is_a_job_that_returns_the_per_id_junit():
+    doc = yaml.safe_load(PLUGIN.read_text())
+    cfg = doc["sonobuoy-config"]
+    assert cfg["driver"] == "Job" and cfg["plugin-name"] == "sts-conformance"
+    assert cfg["result-format"] == "junit" and cfg["result-files"] == ["conformance-junit.xml"]
+    spec = doc["spec"]
+    version = re.search(r'^version = "(.*)"$', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+    assert spec["image"] == f"sts-conformance/suite:{version}"  # what images/build --sonobuoy tags
+    assert spec["command"] == ["/usr/local/bin/sts-sonobuoy"]
+    env = {e["name"]: e for e in spec["env"]}
+    assert env["STS_SELF_NODE"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
+    assert {"mountPath": "/tmp/sonobuoy/results", "name": "results"} in spec["volumeMounts"]
+    # A podSpec replaces Sonobuoy's default one: it must keep its ServiceAccount.
+    assert doc["podSpec"]["serviceAccountName"] == "sonobuoy-serviceaccount"
+    assert doc["podSpec"]["restartPolicy"] == "Never"
+
+
+def test_the_entry_point_writes_the_done_file_and_an_errored_case_when_the_suite_cannot_run(tmp_path):
+    """pytest cannot start (the suites it is given do not exist): Sonobuoy
+    still gets its done file, and the JUnit says the suite did not run (an
+    error, never an empty pass)."""
+    results = tmp_path / "results"
+    env = {**os.environ, "SONOBUOY_RESULTS_DIR": str(results), "STS_SUITE_DIR": str(ROOT),
+           "STS_SUITES": "suites/no_such_file.py", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    proc = subprocess.run(["bash", str(ENTRY)], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = results / "sts-conformance"
+    assert (results / "done").read_text().strip() == str(out)
+    assert (out / "pytest-exit-code").read_text().strip() not in ("", "0")
+    assert "no_such_file" in (out / "pytest.log").read_text()
+    cases = list(ET.parse(out / "conformance-junit.xml").getroot().iter("testcase"))
+    errors = [c.find("error") for c in cases if c.find("error") is not None]
+    assert len(cases) == 1 and len(errors) == 1, [ET.tostring(c) for c in cases]
+    assert errors[0].get("message").startswith("ERROR: the suite wrote no report")
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--kubeconfig", "/nonexistent/kubeconfig"], "kubeconfig /nonexistent/kubeconfig is not a readable file"),
+    (["--timeout", "soon"], "--timeout wants whole seconds"),
+    (["--profile", "postgres"], "--profile is mongodb or stand-in"),
+    (["--bogus"], "unknown argument '--bogus'"),
+    # A pytest argument with a space cannot pass through the plugin's environment.
+    (["--", "-k", "dns and not wire"], "holds a space"),
+])
+def test_scripts_sonobuoy_refuses_bad_input_in_one_line_before_anything(tmp_path, args, says):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    # A docker that records any call: nothing may be built or started.
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "docker").write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path}/docker-calls\nexit 1\n")
+    (fake / "docker").chmod(0o755)
+    if args[:1] != ["--kubeconfig"]:
+        args = ["--kubeconfig", str(kubeconfig), *args]
+    proc = subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"})
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], proc.stderr
+    assert not (tmp_path / "docker-calls").exists()
+
+
+@pytest.mark.cluster
+@side_by_side()
+@pytest.mark.parametrize("defect", [None, "dns-unpublished"])
+def test_the_sonobuoy_plugin_runs_on_the_cluster_and_results_show_the_per_id_verdicts(cluster, settings,
+                                                                                    workload_image, tmp_path,
+                                                                                    defect):
+    """`sonobuoy run --plugin sonobuoy/sts-conformance.yaml` (through
+    scripts/sonobuoy) on this session's kind cluster: the suite runs in its
+    pod with the pod's ServiceAccount, and `sonobuoy results` lists one case
+    per catalogue ID whose status agrees with the conformance.json that came
+    back in the same tarball. With a workload whose headless Service
+    publishes no pod (the negative control), STS-DNS-001 comes back failed,
+    with the suite's word FAIL, and scripts/sonobuoy exits 1."""
+    if not cluster.kind:
+        pytest.skip("the images are put on the nodes with kind load: kind clusters only")
+    control_plane = next(n.metadata.name for n in cluster.api.core.list_node().items
+                         if "node-role.kubernetes.io/control-plane" in (n.metadata.labels or {}))
+    out = tmp_path / "sonobuoy"
+    namespace = f"sts-sonobuoy-{defect or 'ci'}"
+    pytest_args = [f"--workload-image={workload_image}"]
+    if defect:  # only the check the defect breaks
+        pytest_args += [f"--workload-defect={defect}", "-k", "stable_name"]
+    cmd = ["bash", str(SCRIPT), "--kubeconfig", str(cluster.kubeconfig), "--kind-cluster", cluster.name,
+           "--aggregator-node", control_plane, "--profile", settings.profile, "--suites", "suites/test_dns.py",
+           "--namespace", namespace, "--timeout", "1200", "--out", str(out), "--", *pytest_args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=2400, cwd=ROOT,
+                          env={**os.environ, **groups.env_for(groups.current())})
+    (tmp_path / "sonobuoy.log").write_text(proc.stdout + proc.stderr)
+    tail = (proc.stdout + proc.stderr)[-4000:]
+    assert proc.returncode == (1 if defect else 0), tail
+    # What `sonobuoy results --mode detailed` printed: one JSON object per case.
+    rows = [json.loads(line) for line in (out / "results-detailed.jsonl").read_text().splitlines() if line.strip()]
+    by_id, words = {}, {}
+    for row in rows:
+        m = re.match(r"\[(STS-[A-Z]+-\d+)\]", row.get("name", ""))
+        if m:
+            by_id[m.group(1)] = row.get("status")
+            words[m.group(1)] = (row.get("details") or {}).get("system-out", "").split("\n")[0]
+    report = json.loads((out / "reports" / "conformance.json").read_text())["guarantees"]
+    assert set(by_id) == set(report), tail
+    expected = {"pass": "passed", "fail": "failed", "error": "failed", "incomplete": "skipped", "skip": "skipped",
+                "not run": "skipped"}
+    assert {cid: expected[row["verdict"]] for cid, row in report.items()} == by_id
+    want = "fail" if defect else "pass"
+    assert report["STS-DNS-001"]["verdict"] == want, report["STS-DNS-001"]
+    assert words["STS-DNS-001"] == f"STS-DNS-001: {want.upper()}"
+    assert (out / "reports" / "junit.xml").is_file() and (out / "reports" / "conformance.html").is_file()
+    assert "no --kubeconfig: using this pod's ServiceAccount" in (out / "reports" / "pytest.log").read_text()
+    # Sonobuoy's namespace is gone (the suite's own went with its pod's run).
+    left = [ns.metadata.name for ns in cluster.api.core.list_namespace().items
+            if ns.metadata.name == namespace and ns.status.phase != "Terminating"]
+    assert not left, left
