@@ -41,6 +41,20 @@ def test_the_plugin_definition_is_a_job_that_returns_the_per_id_junit():
     assert doc["podSpec"]["restartPolicy"] == "Never"
 
 
+def test_the_plugin_pinned_to_a_node_keeps_the_rest_of_its_definition():
+    """scripts/sonobuoy --sonobuoy-node: the plugin's pod is held to that node."""
+    script = SCRIPT.read_text()
+    fn = script[script.index("pin_plugin() {"):]
+    fn = fn[:fn.index("\n}\n") + 3]
+    proc = subprocess.run(["bash", "-c", f"{fn}\npin_plugin kind-control-plane"], input=PLUGIN.read_text(),
+                          capture_output=True, text=True, check=True)
+    pinned, original = yaml.safe_load(proc.stdout), yaml.safe_load(PLUGIN.read_text())
+    assert pinned["podSpec"]["nodeSelector"] == {**original["podSpec"]["nodeSelector"],
+                                                 "kubernetes.io/hostname": "kind-control-plane"}
+    pinned["podSpec"]["nodeSelector"] = original["podSpec"]["nodeSelector"]
+    assert pinned == original
+
+
 def test_the_entry_point_writes_the_done_file_and_an_errored_case_when_the_suite_cannot_run(tmp_path):
     """pytest cannot start (the suites it is given do not exist): Sonobuoy
     still gets its done file, and the JUnit says the suite did not run (an
@@ -109,7 +123,7 @@ def test_the_sonobuoy_plugin_runs_on_the_cluster_and_results_show_the_per_id_ver
     if defect:  # only the check the defect breaks
         pytest_args += [f"--workload-defect={defect}", "-k", "stable_name"]
     cmd = ["bash", str(SCRIPT), "--kubeconfig", str(cluster.kubeconfig), "--kind-cluster", cluster.name,
-           "--aggregator-node", control_plane, "--profile", settings.profile, "--suites", "suites/test_dns.py",
+           "--sonobuoy-node", control_plane, "--profile", settings.profile, "--suites", "suites/test_dns.py",
            "--namespace", namespace, "--timeout", "1200", "--out", str(out), "--", *pytest_args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=2400, cwd=ROOT,
                           env={**os.environ, **groups.env_for(groups.current())})
