@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -40,11 +42,46 @@ def test_no_docker_is_one_clear_line(tmp_path, monkeypatch):
     assert "\n" not in str(info.value)
 
 
-def test_missing_node_image_says_to_build_it(tmp_path, monkeypatch):
+def test_a_missing_node_image_is_pulled_and_when_it_cannot_be_the_line_says_to_build_it(tmp_path, monkeypatch):
     monkeypatch.setattr(cl, "docker_answers", lambda: True)
     monkeypatch.setattr(cl, "node_image_present", lambda image: False)
-    with pytest.raises(SuiteError, match=r"node image kindest/node:v0 is not in Docker .* run images/build"):
-        _provider(tmp_path).preflight()
+    pulled, said = [], []
+    monkeypatch.setattr(cl, "docker_pull", lambda image: pulled.append(image) or "dial tcp: lookup registry-1.docker.io: no such host")
+    with pytest.raises(SuiteError) as info:
+        _provider(tmp_path, progress=said.append).preflight()
+    assert pulled == ["kindest/node:v0"]
+    assert said == ["node image kindest/node:v0 is not in local Docker: pulling it"]
+    assert str(info.value) == ("node image kindest/node:v0 is not in local Docker and could not be pulled (dial tcp: "
+                               "lookup registry-1.docker.io: no such host); on a machine that cannot pull, build it: "
+                               "images/build")
+    monkeypatch.setattr(cl, "docker_pull", lambda image: None)  # a machine that can pull
+    said.clear()
+    _provider(tmp_path, progress=said.append, node_image="kindest/node:v1.34.4").preflight()
+    assert said[0] == "node image kindest/node:v1.34.4 is not in local Docker: pulling it"
+    assert said[1].startswith("pulled kindest/node:v1.34.4 in ")
+
+
+def test_a_registry_mirror_goes_into_every_nodes_containerd_config():
+    cfg = cl.render_kind_config(3, mirror="172.18.0.1:5001")
+    (patch,) = cfg["containerdConfigPatches"]
+    for registry in ("docker.io", "registry.k8s.io", "ghcr.io", "quay.io"):
+        assert f'[plugins."io.containerd.grpc.v1.cri".registry.mirrors."{registry}"]\n  endpoint = ["http://172.18.0.1:5001"]' in patch
+    assert "containerdConfigPatches" not in cl.render_kind_config(3)
+
+
+@pytest.mark.parametrize("text", ["172.18.0.1:5001", "kind-registry:5000", "mirror.example.com", "[fd00::1]:5000"])
+def test_registry_mirror_values_that_are_host_and_port(text):
+    from fixtures.options import registry_host
+    assert registry_host(text) == text
+
+
+@pytest.mark.parametrize("text", ["http://172.18.0.1:5001", "host:99999", "host/path", "", "a b"])
+def test_registry_mirror_values_that_are_not_refused_in_one_line(text):
+    import argparse
+
+    from fixtures.options import registry_host
+    with pytest.raises(argparse.ArgumentTypeError, match="is not HOST\\[:PORT\\]"):
+        registry_host(text)
 
 
 def test_a_kind_binary_that_does_not_exist_is_named(tmp_path):
@@ -66,3 +103,37 @@ def test_releases_from_1_31_keep_the_kubelet_running_on_cgroup_v1():
     # Older kubelets do not know the field; an unknown tag adds nothing either.
     for release in ("v1.30.2", "v1.28.4", None, "latest"):
         assert cl.KEEP_CGROUP_V1 not in (cl.render_kind_config(3, release=release).get("kubeadmConfigPatches") or [])
+
+
+def test_profile_auto_takes_mongod_where_it_can_be_had_and_else_the_stand_in_saying_why(monkeypatch):
+    import dataclasses
+
+    from fixtures import plugin
+    from fixtures.options import RunSettings
+
+    s = RunSettings(cluster="kind", workers=4, profile="auto", workload_image=None, timeout_scale=1.0,
+                    allow_disruptive=False, defect=None, reports_dir=Path("r"), node_fault_command=None,
+                    chaos_dir=Path("c"))
+    local, pulls = set(), []
+    monkeypatch.setattr(plugin, "docker_answers", lambda: True)
+    monkeypatch.setattr(plugin, "node_image_present", lambda image: image in local)
+    monkeypatch.setattr(plugin, "built_images_env", lambda: {"STS_STANDIN_IMAGE": "sts/standin:1"})
+    pull_error = "dial tcp: lookup registry-1.docker.io: no such host"
+    monkeypatch.setattr(plugin, "docker_pull", lambda image: pulls.append(image) or pull_error)
+    said = []
+    with pytest.raises(SuiteError, match=r"mongo:7.0 is not in local Docker and cannot be pulled \(dial tcp.*no "
+                                         r"stand-in is built; run images/build"):
+        plugin.resolved_profile(s, said.append)
+    local.add("sts/standin:1")
+    profile, why = plugin.resolved_profile(s, said.append)
+    assert profile == "stand-in" and pull_error in why and "sts/standin:1" in why
+    assert said[-1] == "--profile auto: mongo:7.0 is not in local Docker; trying to pull it"
+    monkeypatch.setattr(plugin, "docker_pull", lambda image: None)
+    assert plugin.resolved_profile(s, said.append) == ("mongodb", "pulled mongo:7.0")
+    local.add("mongo:7.0")
+    assert plugin.resolved_profile(s, said.append) == ("mongodb", "mongo:7.0 is in local Docker")
+    mirrored = dataclasses.replace(s, registry_mirror="172.18.0.1:5001")
+    local.discard("mongo:7.0")
+    assert plugin.resolved_profile(mirrored, said.append)[1] == "the nodes pull mongo:7.0 through the mirror http://172.18.0.1:5001"
+    assert plugin.resolved_profile(dataclasses.replace(s, workload_image="my/mongo:8"), said.append)[0] == "mongodb"
+    assert pulls == ["mongo:7.0", "mongo:7.0"]
