@@ -137,3 +137,6 @@ def test_profile_auto_takes_mongod_where_it_can_be_had_and_else_the_stand_in_say
     assert plugin.resolved_profile(mirrored, said.append)[1] == "the nodes pull mongo:7.0 through the mirror http://172.18.0.1:5001"
     assert plugin.resolved_profile(dataclasses.replace(s, workload_image="my/mongo:8"), said.append)[0] == "mongodb"
     assert pulls == ["mongo:7.0", "mongo:7.0"]
+    existing = plugin.resolved_profile(dataclasses.replace(s, cluster="existing"), said.append)
+    assert existing[0] == "mongodb" and "pull mongo:7.0 themselves" in existing[1]
+    assert pulls == ["mongo:7.0", "mongo:7.0"]  # nothing pulled here for someone else's cluster
