@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,42 @@ def test_profile_auto_takes_mongod_where_it_can_be_had_and_else_the_stand_in_say
     existing = plugin.resolved_profile(dataclasses.replace(s, cluster="existing"), said.append)
     assert existing[0] == "mongodb" and "pull mongo:7.0 themselves" in existing[1]
     assert pulls == ["mongo:7.0", "mongo:7.0"]  # nothing pulled here for someone else's cluster
+
+
+def test_kind_and_kubectl_missing_are_downloaded_by_pytest_kind_and_a_failed_download_is_one_line(tmp_path,
+                                                                                                monkeypatch):
+    """Neither built here nor on PATH: pytest-kind downloads the pinned
+    release (here from a local HTTP server standing in for GitHub); when the
+    download fails, one line names the URL, the error and the offline way."""
+    import functools
+    import http.server
+    import threading
+
+    def missing(name, explicit, key):
+        raise SuiteError(f"no {name} binary found")
+
+    monkeypatch.setattr(cl, "find_tool", missing)
+    monkeypatch.chdir(tmp_path)  # pytest-kind makes .pytest-kind/<name> where it runs
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "kind").write_text("#!/bin/sh\necho kind\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "www"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    said = []
+    provider = _provider(tmp_path / "state", kind_bin=None, progress=said.append)
+    try:
+        monkeypatch.setenv("STS_KIND_DOWNLOAD_URL", f"http://127.0.0.1:{port}/kind")
+        path = provider._tool("kind", None, "STS_KIND")
+        assert path == str(tmp_path / "state" / "kind-v0.30.0") and os.access(path, os.X_OK)
+        assert said == ["no kind built here (images/build) or on PATH: pytest-kind downloads kind v0.30.0"]
+        monkeypatch.setenv("STS_KUBECTL_DOWNLOAD_URL", f"http://127.0.0.1:{port}/no-such-kubectl")
+        with pytest.raises(SuiteError) as info:
+            provider._tool("kubectl", None, "STS_KUBECTL")
+        message = str(info.value)
+        assert message.startswith(f"no kubectl binary built here or on PATH, and it could not be downloaded from "
+                                  f"http://127.0.0.1:{port}/no-such-kubectl (HTTPError: 404")
+        assert message.endswith("run images/build (it builds kubectl from the Go module proxy)") and "\n" not in message
+        assert "KUBECTL_DOWNLOAD_URL" not in os.environ
+    finally:
+        server.shutdown()
