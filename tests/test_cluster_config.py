@@ -62,12 +62,24 @@ def test_a_missing_node_image_is_pulled_and_when_it_cannot_be_the_line_says_to_b
     assert said[1].startswith("pulled kindest/node:v1.34.4 in ")
 
 
-def test_a_registry_mirror_goes_into_every_nodes_containerd_config():
-    cfg = cl.render_kind_config(3, mirror="172.18.0.1:5001")
+def test_a_registry_mirror_goes_into_every_nodes_containerd_config(tmp_path):
+    import tomllib
+
+    certs = cl.write_mirror_hosts("172.18.0.1:5001", tmp_path / "certs.d")
+    cfg = cl.render_kind_config(3, mirror="172.18.0.1:5001", mirror_dir=certs)
     (patch,) = cfg["containerdConfigPatches"]
-    for registry in ("docker.io", "registry.k8s.io", "ghcr.io", "quay.io"):
-        assert f'[plugins."io.containerd.grpc.v1.cri".registry.mirrors."{registry}"]\n  endpoint = ["http://172.18.0.1:5001"]' in patch
-    assert "containerdConfigPatches" not in cl.render_kind_config(3)
+    assert tomllib.loads(patch)["plugins"]["io.containerd.grpc.v1.cri"]["registry"] == {
+        "config_path": "/etc/containerd/certs.d"}
+    assert len(cfg["nodes"]) == 4
+    for node in cfg["nodes"]:
+        assert {"hostPath": str(certs), "containerPath": "/etc/containerd/certs.d", "readOnly": True} in node["extraMounts"]
+    servers = {"docker.io": "https://registry-1.docker.io", "registry.k8s.io": "https://registry.k8s.io",
+               "ghcr.io": "https://ghcr.io", "quay.io": "https://quay.io"}
+    for registry, server in servers.items():
+        hosts = tomllib.loads((certs / registry / "hosts.toml").read_text())
+        assert hosts == {"server": server, "host": {"http://172.18.0.1:5001": {"capabilities": ["pull", "resolve"]}}}
+    plain = cl.render_kind_config(3)
+    assert "containerdConfigPatches" not in plain and not any("extraMounts" in n for n in plain["nodes"])
 
 
 @pytest.mark.parametrize("text", ["172.18.0.1:5001", "kind-registry:5000", "mirror.example.com", "[fd00::1]:5000"])

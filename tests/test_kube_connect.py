@@ -98,5 +98,11 @@ def test_outside_a_pod_there_is_no_in_cluster_kubeconfig_and_existing_needs_one(
                                  {"KUBERNETES_SERVICE_HOST": "h", "KUBERNETES_SERVICE_PORT": "1"}) is None
     assert not (tmp_path / "k").exists()
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    with pytest.raises(SuiteError, match="needs --kubeconfig PATH .* unless the suite runs in a pod"):
+    with pytest.raises(SuiteError, match="needs --kubeconfig PATH .* unless the suite runs in a pod with STS_IN_CLUSTER=1"):
+        ExistingProvider(None, None, Timeouts.scaled())
+    # In a pod, but not asked to use its ServiceAccount: the same line, never the pod's own cluster by surprise.
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    monkeypatch.delenv("STS_IN_CLUSTER", raising=False)
+    with pytest.raises(SuiteError, match="unless the suite runs in a pod with STS_IN_CLUSTER=1"):
         ExistingProvider(None, None, Timeouts.scaled())

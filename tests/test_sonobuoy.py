@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 import yaml
 
 from fixtures import groups
+from fixtures.cluster import built_images_env
 from fixtures.plugin import side_by_side
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +73,57 @@ def test_the_entry_point_writes_the_done_file_and_an_errored_case_when_the_suite
     cases = list(ET.parse(out / "conformance-junit.xml").getroot().iter("testcase"))
     errors = [c.find("error") for c in cases if c.find("error") is not None]
     assert len(cases) == 1 and len(errors) == 1, [ET.tostring(c) for c in cases]
-    assert errors[0].get("message").startswith("ERROR: the suite wrote no report")
+    assert errors[0].get("message").startswith("ERROR: pytest ended with exit code 4 ")
+
+
+FAKE_PYTEST = """#!/bin/bash
+# pytest as the entry point runs it, ending on SIGTERM as the suite does
+# (as on Ctrl-C): a report of what was judged so far, exit code 2.
+if [ "$1" = "-m" ]; then
+    while [ $# -gt 0 ]; do [ "$1" = --reports-dir ] && dir=$2; shift; done
+    trap 'printf "%s" "<testsuite name=\\"sts-conformance\\" tests=\\"1\\"><testcase classname=\\"sts-conformance\\" name=\\"[STS-DNS-001] x\\" /></testsuite>" > "$dir/conformance-junit.xml"; exit 2' TERM
+    echo "fake pytest started"
+    sleep 60 & wait $!
+    exit 0
+fi
+exec REAL "$@"
+"""
+
+
+def test_the_entry_point_stopped_by_sigterm_stops_pytest_and_says_the_run_was_cut_short(tmp_path):
+    """SIGTERM to the plugin's container (sonobuoy delete, its timeout): the
+    entry point passes SIGTERM to pytest (which the suite takes as Ctrl-C),
+    waits for it, keeps the report it wrote, adds an errored case saying
+    the run did not finish (an interrupted run never reads as a pass), and
+    writes the done file."""
+    import signal
+    import time
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "python").write_text(FAKE_PYTEST.replace("REAL", sys.executable))
+    (fake / "python").chmod(0o755)
+    results = tmp_path / "results"
+    env = {**os.environ, "SONOBUOY_RESULTS_DIR": str(results), "STS_SUITE_DIR": str(ROOT),
+           "PATH": f"{fake}:{os.environ['PATH']}"}
+    proc = subprocess.Popen(["bash", str(ENTRY)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = results / "sts-conformance" / "pytest.log"
+    deadline = time.monotonic() + 30
+    while not (log.exists() and "fake pytest started" in log.read_text()):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "stopping the suite (SIGTERM to pytest, taken as Ctrl-C)" in err
+    done = results / "done"
+    assert done.read_text().strip() == str(results / "sts-conformance")
+    assert (results / "sts-conformance" / "pytest-exit-code").read_text().strip() == "2"
+    suite = ET.parse(results / "sts-conformance" / "conformance-junit.xml").getroot()
+    cases = list(suite.iter("testcase"))
+    assert [c.get("name") for c in cases] == ["[STS-DNS-001] x", "[sts-conformance] the suite ran to the end"]
+    assert cases[1].find("error").get("message").startswith("ERROR: pytest ended with exit code 2 ")
+    assert suite.get("tests") == "2" and suite.get("errors") == "1"
 
 
 @pytest.mark.parametrize("args, says", [
@@ -100,6 +152,28 @@ def test_scripts_sonobuoy_refuses_bad_input_in_one_line_before_anything(tmp_path
     assert not (tmp_path / "docker-calls").exists()
 
 
+_LOADED = threading.Lock()
+_loaded: set[tuple[str, str]] = set()
+
+
+def images_on(cluster, node: str) -> None:
+    """The suite and Sonobuoy images built (cached) and on `node`, once per
+    session: the two runs below go side by side, and two `kind load`s of
+    the same image into one containerd at once can trip over each other."""
+    with _LOADED:
+        if (cluster.name, node) in _loaded:
+            return
+        version = re.search(r'^version = "(.*)"$', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+        sonobuoy = re.search(r'SONOBUOY_VERSION:=([^}]*)', (ROOT / "images" / "versions.env").read_text()).group(1)
+        build = subprocess.run(["bash", str(ROOT / "images" / "build"), "--sonobuoy"], capture_output=True, text=True)
+        assert build.returncode == 0, build.stderr[-3000:]
+        load = subprocess.run([built_images_env().get("STS_KIND", "kind"), "load", "docker-image", "--name", cluster.name,
+                               "--nodes", node, f"sts-conformance/suite:{version}",
+                               f"sts-conformance/sonobuoy:{sonobuoy}"], capture_output=True, text=True)
+        assert load.returncode == 0, load.stderr[-3000:]
+        _loaded.add((cluster.name, node))
+
+
 @pytest.mark.cluster
 @side_by_side()
 @pytest.mark.parametrize("defect", [None, "dns-unpublished"])
@@ -117,19 +191,22 @@ def test_the_sonobuoy_plugin_runs_on_the_cluster_and_results_show_the_per_id_ver
         pytest.skip("the images are put on the nodes with kind load: kind clusters only")
     control_plane = next(n.metadata.name for n in cluster.api.core.list_node().items
                          if "node-role.kubernetes.io/control-plane" in (n.metadata.labels or {}))
+    images_on(cluster, control_plane)
     out = tmp_path / "sonobuoy"
     namespace = f"sts-sonobuoy-{defect or 'ci'}"
     pytest_args = [f"--workload-image={workload_image}"]
     if defect:  # only the check the defect breaks
         pytest_args += [f"--workload-defect={defect}", "-k", "stable_name"]
-    cmd = ["bash", str(SCRIPT), "--kubeconfig", str(cluster.kubeconfig), "--kind-cluster", cluster.name,
+    cmd = ["bash", str(SCRIPT), "--no-build", "--kubeconfig", str(cluster.kubeconfig),
            "--sonobuoy-node", control_plane, "--profile", settings.profile, "--suites", "suites/test_dns.py",
            "--namespace", namespace, "--timeout", "1200", "--out", str(out), "--", *pytest_args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=2400, cwd=ROOT,
                           env={**os.environ, **groups.env_for(groups.current())})
     (tmp_path / "sonobuoy.log").write_text(proc.stdout + proc.stderr)
     tail = (proc.stdout + proc.stderr)[-4000:]
+    # scripts/sonobuoy exits with the suite's own code from the pod.
     assert proc.returncode == (1 if defect else 0), tail
+    assert (out / "reports" / "pytest-exit-code").read_text().strip() == str(proc.returncode)
     # What `sonobuoy results --mode detailed` printed: one JSON object per case.
     rows = [json.loads(line) for line in (out / "results-detailed.jsonl").read_text().splitlines() if line.strip()]
     by_id, words = {}, {}
