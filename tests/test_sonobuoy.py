@@ -17,13 +17,15 @@ import pytest
 import yaml
 
 from fixtures import groups
-from fixtures.cluster import built_images_env
+from fixtures.cluster import built_images_env, pinned_versions
 from fixtures.plugin import side_by_side
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = ROOT / "sonobuoy" / "sts-conformance.yaml"
 ENTRY = ROOT / "sonobuoy" / "sts-sonobuoy"
 SCRIPT = ROOT / "scripts" / "sonobuoy"
+# The suite image's tag, as images/build --sonobuoy gives it.
+SUITE_VERSION = re.search(r'^version = "(.*)"$', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
 
 
 def test_the_plugin_definition_is_a_job_that_returns_the_per_id_junit():
@@ -32,8 +34,7 @@ def test_the_plugin_definition_is_a_job_that_returns_the_per_id_junit():
     assert cfg["driver"] == "Job" and cfg["plugin-name"] == "sts-conformance"
     assert cfg["result-format"] == "junit" and cfg["result-files"] == ["conformance-junit.xml"]
     spec = doc["spec"]
-    version = re.search(r'^version = "(.*)"$', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
-    assert spec["image"] == f"sts-conformance/suite:{version}"  # what images/build --sonobuoy tags
+    assert spec["image"] == f"sts-conformance/suite:{SUITE_VERSION}"  # what images/build --sonobuoy tags
     assert spec["command"] == ["/usr/local/bin/sts-sonobuoy"]
     env = {e["name"]: e for e in spec["env"]}
     assert env["STS_SELF_NODE"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
@@ -163,13 +164,11 @@ def images_on(cluster, node: str) -> None:
     with _LOADED:
         if (cluster.name, node) in _loaded:
             return
-        version = re.search(r'^version = "(.*)"$', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
-        sonobuoy = re.search(r'SONOBUOY_VERSION:=([^}]*)', (ROOT / "images" / "versions.env").read_text()).group(1)
         build = subprocess.run(["bash", str(ROOT / "images" / "build"), "--sonobuoy"], capture_output=True, text=True)
         assert build.returncode == 0, build.stderr[-3000:]
         load = subprocess.run([built_images_env().get("STS_KIND", "kind"), "load", "docker-image", "--name", cluster.name,
-                               "--nodes", node, f"sts-conformance/suite:{version}",
-                               f"sts-conformance/sonobuoy:{sonobuoy}"], capture_output=True, text=True)
+                               "--nodes", node, f"sts-conformance/suite:{SUITE_VERSION}",
+                               f"sts-conformance/sonobuoy:{pinned_versions()['SONOBUOY_VERSION']}"], capture_output=True, text=True)
         assert load.returncode == 0, load.stderr[-3000:]
         _loaded.add((cluster.name, node))
 
