@@ -192,3 +192,56 @@ def test_kind_and_kubectl_missing_are_downloaded_by_pytest_kind_and_a_failed_dow
         assert "KUBECTL_DOWNLOAD_URL" not in os.environ
     finally:
         server.shutdown()
+
+
+def test_one_run_at_a_time_holds_a_kind_cluster_name(tmp_path, monkeypatch):
+    monkeypatch.setattr(cl, "CLAIM_DIR", tmp_path)
+    held = cl.take_claim("t")
+    assert held is not None
+    try:
+        assert cl.take_claim("t") is None  # flock: a second holder, even in this process, is refused
+        assert cl.claim_holder("t") == str(os.getpid())
+        with pytest.raises(SuiteError) as info:
+            _create_preflighted(tmp_path)
+        assert str(info.value) == (f"kind cluster 't' is in use by another run on this machine (pid {os.getpid()}); "
+                                   f"wait for it to end, or give this run its own --cluster-name")
+    finally:
+        os.close(held)
+    again = cl.take_claim("t")  # released: free again
+    assert again is not None
+    os.close(again)
+
+
+def _create_preflighted(tmp_path):
+    provider = _provider(tmp_path)
+    provider.preflighted = True
+    return provider.create()
+
+
+def test_only_clusters_the_suite_made_and_no_run_kept_are_left_behind():
+    assert cl.left_behind({"made_by": "sts-conformance", "kept": False})
+    assert not cl.left_behind({"made_by": "sts-conformance", "kept": True})
+    assert not cl.left_behind(None)  # made by hand, or by an earlier version of the suite
+    assert not cl.left_behind({"made_by": "someone else"})
+
+
+def test_the_sweep_deletes_only_what_no_live_run_holds(tmp_path, monkeypatch):
+    monkeypatch.setattr(cl, "CLAIM_DIR", tmp_path)
+    marks = {"dead-run": {"made_by": "sts-conformance", "kept": False, "pid": 1, "made": "2026-11-30T00:00:00Z"},
+             "live-run": {"made_by": "sts-conformance", "kept": False},
+             "kept": {"made_by": "sts-conformance", "kept": True},
+             "by-hand": None}
+    monkeypatch.setattr(cl, "read_mark", marks.get)
+    deleted, said = [], []
+    monkeypatch.setattr(cl, "delete_kind_cluster", lambda kind, name: deleted.append(name))
+    live = cl.take_claim("live-run")
+    try:
+        assert cl.sweep_left_behind("kind", said.append, list(marks)) == ["dead-run"]
+    finally:
+        os.close(live)
+    assert deleted == ["dead-run"]
+    assert said == ["kind cluster 'dead-run' was left by a run that did not end (made 2026-11-30T00:00:00Z by pid 1, "
+                    "not kept with --keep-cluster): deleting it"]
+    freed = cl.take_claim("dead-run")  # the sweep let go of its lock
+    assert freed is not None
+    os.close(freed)
