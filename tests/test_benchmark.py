@@ -19,9 +19,12 @@ def case(nodeid, label, inherent):
 def test_a_shared_scenario_counts_once_and_jobs_go_to_their_module(tmp_path):
     (tmp_path / "junit.xml").write_text(JUNIT)
     doc = {"cluster": {"node_groups": [["w1"], ["w2"]],
-                       "side_by_side": [{"job": "suites/test_at_most_one.py::a[crash]", "seconds": 90.0},
-                                        {"job": "experiment[node-crash]", "seconds": 60},
-                                        {"job": "suites/test_dns.py::c", "seconds": 5}]},
+                       "side_by_side": [{"job": "suites/test_at_most_one.py::a[crash]", "seconds": 90.0,
+                                         "lane": "group 1", "started_s": 0.0, "ended_s": 90.0},
+                                        {"job": "experiment[node-crash]", "seconds": 60,
+                                         "lane": "group 1", "started_s": 90.0, "ended_s": 150.0},
+                                        {"job": "suites/test_dns.py::c", "seconds": 5,
+                                         "lane": "main", "started_s": 3.0, "ended_s": 8.0}]},
            "guarantees": {
                "STS-AMO-001": {"cases": [case("suites/test_at_most_one.py::a[crash]", "crash", 70.0)]},
                "STS-AMO-002": {"cases": [case("suites/test_at_most_one.py::b[crash]", "crash", 70.0)]},
@@ -33,6 +36,9 @@ def test_a_shared_scenario_counts_once_and_jobs_go_to_their_module(tmp_path):
     assert b["modules"]["suites/test_dns.py"]["jobs_s"] == 5.0
     assert b["inherent_wait_s"] == 70.0 and b["ratio"] == 2.0 and b["node_groups"] == 2
     assert "wall / inherent waits: 2.0 on 2 node group(s)" in table(b)
+    assert b["lanes"] == {"group 1": {"jobs": 2, "busy_s": 150.0, "last_end_s": 150.0},
+                          "main": {"jobs": 1, "busy_s": 5.0, "last_end_s": 8.0}}
+    assert "lane group 1: 2 job(s), 150.0 s of jobs, last ended at 150.0 s" in table(b)
 
 
 def test_a_scenario_judged_by_two_modules_counts_once(tmp_path):

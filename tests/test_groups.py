@@ -91,7 +91,14 @@ def test_jobs_run_on_their_groups_side_by_side_and_raise_in_the_caller():
         pool.result("bad")
     assert pool.result("c") == "c"
     pool.close(grace=5)
-    assert [s["state"] for s in pool.summary()] == ["done", "done", "done"]
+    summary = pool.summary()
+    assert [s["state"] for s in summary] == ["done", "done", "done"]
+    # The timeline: a and bad on the two spare groups' lanes from the start;
+    # c on whichever lane was free first, never before one of them ended.
+    assert {summary[0]["lane"], summary[1]["lane"]} == {"group 1", "group 2"}
+    assert summary[2]["lane"] in ("group 1", "group 2", "main")
+    assert summary[2]["started_s"] >= min(summary[0]["ended_s"], summary[1]["ended_s"])
+    assert all(s["ended_s"] >= s["started_s"] >= 0 for s in summary)
 
 
 def test_with_one_group_a_job_runs_inline_when_asked_for():
