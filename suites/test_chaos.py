@@ -15,7 +15,8 @@ The node experiments' runs are also the at-most-one scenarios
 import pytest
 
 from fixtures.chaos import jobs  # noqa: F401 - registers the `experiment` job
-from fixtures.chaos.runner import activity_error, judge_journal, ledger_verdict, load_experiment, method_entry, method_output
+from fixtures.chaos.runner import (activity_error, after_environment_failure, environment_reason, judge_journal,
+                                   ledger_verdict, load_experiment, method_entry, method_output)
 from fixtures.chaos.session import disturbs_nodes
 from fixtures.errors import CannotJudge
 from fixtures.timeouts import INHERENT_WAIT
@@ -64,9 +65,12 @@ def test_experiment_holds_its_steady_state_and_its_rollbacks_restore(experiment,
     verdict = judge_journal(run.journal, doc)
     for k, v in verdict.facts.items():
         record_property(k, v)
+    # A violation shown before the environment failed (if it did) is FAIL;
+    # what the environment's failure left unjudged is ERROR (judge_journal).
     if verdict.ok and verdict.unjudged:
         raise CannotJudge(f"STS-CHAOS-001: {run.experiment.name}: {'; '.join(verdict.unjudged)}")
-    assert verdict.ok, (f"STS-CHAOS-001: {run.experiment.name}: {'; '.join(verdict.problems)}\n"
+    later = f"\n--- then {verdict.unjudged[0]}" if verdict.environment else ""
+    assert verdict.ok, (f"STS-CHAOS-001: {run.experiment.name}: {'; '.join(verdict.problems)}{later}\n"
                         f"--- last lines of {run.log_path}:\n{run.log_tail()}")
     # The journal says it all went well; so must chaos's own exit status.
     assert run.returncode == 0, f"STS-CHAOS-001: chaos run exited {run.returncode} on a journal that passes"
@@ -82,6 +86,10 @@ def test_no_acknowledged_write_is_lost(experiment, record_property):
     # Observed: an acknowledged write missing, a document never written, a refused write held.
     assert not (ledger.get("lost") or ledger.get("phantom") or ledger.get("refused_held")), \
         f"STS-DATA-001: {run.experiment.name}: {ledger.get('summary')}"
+    # The run's disruption was not the one it declares (its fault could not be
+    # made or undone): a clean ledger shows nothing about that disruption.
+    if environment_reason(run.journal):
+        raise CannotJudge(f"STS-DATA-001: {run.experiment.name}: {environment_reason(run.journal)}")
     # Not shown: nothing acknowledged, members that could not be read, no writes during the fault.
     if not ledger.get("acked"):
         raise CannotJudge(f"STS-DATA-001: the writers got no write acknowledged, so nothing was checked: "
@@ -97,12 +105,17 @@ def test_another_member_becomes_primary_when_the_primarys_node_fails(experiment,
     """with a replicating server, when the primary's node fails another member becomes the writable primary"""
     run, doc = experiment
     output, status = method_output(run.journal, "a-primary-serves-elsewhere")
+    if status is None and environment_reason(run.journal):
+        raise CannotJudge(f"STS-DATA-002: {run.experiment.name}: {environment_reason(run.journal)}")
     if status is None:
         raise CannotJudge(f"STS-DATA-002: {run.experiment.name} has no probe `a-primary-serves-elsewhere` in its "
                           f"journal (did the run reach its method?)")
     if status == "succeeded" and isinstance(output, dict) and output.get("replication") is False:
         pytest.skip(f"{output.get('why')}: no replica set to fail over")
-    error = activity_error(method_entry(run.journal, "a-primary-serves-elsewhere"))
+    entry = method_entry(run.journal, "a-primary-serves-elsewhere")
+    if after_environment_failure(run.journal, entry):
+        raise CannotJudge(f"STS-DATA-002: {run.experiment.name}: asked after {environment_reason(run.journal)}")
+    error = activity_error(entry)
     if status != "succeeded" and "could not judge" in error:
         raise CannotJudge(f"STS-DATA-002: {error}")
     assert status == "succeeded", f"STS-DATA-002: the probe {status}: {error or f'see {run.journal_path}'}"
