@@ -111,3 +111,74 @@ def test_a_second_node_stop_waits_for_the_first_nodes_address(tmp_path, monkeypa
                 pass
     with faults.address_lock("the second stop", budget=1.0):
         pass
+
+
+class FakeDocker:
+    """Docker as a node's fault sees it: one node container and what was run."""
+
+    def __init__(self, refuse_keeper=False):
+        self.calls, self.running, self.refuse_keeper = [], True, refuse_keeper
+
+    def __call__(self, *args, check=True):
+        self.calls.append(args)
+        rc = 0
+        if args[0] in ("kill", "stop"):
+            self.running = False
+        elif args[0] == "start":
+            self.running = True
+        elif args[0] == "run" and self.refuse_keeper:
+            rc = 1
+        out = {"inspect": "kindest/node:v1", "ps": "keeper-id"}.get(args[0], "")
+        return subprocess.CompletedProcess(args, rc, out, "user specified IP address is refused" if rc else "")
+
+
+def _lock_free(faults) -> bool:
+    try:
+        with faults.address_lock("probe", budget=0.1):
+            return True
+    except SuiteError:
+        return False
+
+
+@pytest.mark.parametrize("kind", ["crash", "stop"])
+def test_a_stopped_nodes_addresses_are_held_by_a_keeper_and_asked_back_by_name(kind, tmp_path, monkeypatch):
+    """While the node is down its keeper holds its addresses, so the lock is
+    free for another group's stop; on restore the keeper goes and the node
+    rejoins the network asking for exactly its addresses, under the lock."""
+    from fixtures import faults
+
+    docker = FakeDocker()
+    monkeypatch.setattr(faults, "ADDRESS_LOCK", tmp_path / "addresses.lock")
+    monkeypatch.setattr(faults, "_docker", docker)
+    monkeypatch.setattr(faults, "node_addresses", lambda node, network: ("172.18.0.5", "fc00::5"))
+    monkeypatch.setattr(faults, "container_state", lambda node: {"Running": docker.running, "Paused": False})
+    fault = NodeFault(kind, "w3")
+    fault.inject()
+    run = next(c for c in docker.calls if c[0] == "run")
+    assert run[run.index("--ip") + 1] == "172.18.0.5" and run[run.index("--ip6") + 1] == "fc00::5"
+    assert f"{faults.KEEPER_LABEL}=w3" in run and run[-2:] == ("kindest/node:v1", "infinity")
+    assert _lock_free(faults)  # another group's stop need not wait for this node's return
+    docker.calls.clear()
+    fault.restore()
+    verbs = [c[0] for c in docker.calls]
+    assert ("rm", "-f", "-v", "keeper-id") in docker.calls
+    assert verbs.index("rm") < verbs.index("network") < verbs.index("start")
+    connect = next(c for c in docker.calls if c[:2] == ("network", "connect"))
+    assert connect == ("network", "connect", "--ip", "172.18.0.5", "--ip6", "fc00::5", "kind", "w3")
+    assert docker.running and _lock_free(faults)
+
+
+def test_where_docker_refuses_a_keeper_the_lock_is_held_until_the_node_runs(tmp_path, monkeypatch):
+    from fixtures import faults
+
+    docker = FakeDocker(refuse_keeper=True)
+    monkeypatch.setattr(faults, "ADDRESS_LOCK", tmp_path / "addresses.lock")
+    monkeypatch.setattr(faults, "_docker", docker)
+    monkeypatch.setattr(faults, "node_addresses", lambda node, network: ("172.18.0.5", None))
+    monkeypatch.setattr(faults, "container_state", lambda node: {"Running": docker.running, "Paused": False})
+    fault = NodeFault("crash", "w3")
+    fault.inject()
+    assert not _lock_free(faults)
+    assert any("no address keeper" in line for line in fault.log)
+    fault.restore()
+    assert docker.running and _lock_free(faults)
