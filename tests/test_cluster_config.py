@@ -218,19 +218,31 @@ def _create_preflighted(tmp_path):
     return provider.create()
 
 
-def test_only_clusters_the_suite_made_and_no_run_kept_are_left_behind():
-    assert cl.left_behind({"made_by": "sts-conformance", "kept": False})
-    assert not cl.left_behind({"made_by": "sts-conformance", "kept": True})
+def _dead_pid() -> int:
+    import subprocess
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def _mark(**more):
+    import socket
+    return {"made_by": "sts-conformance", "kept": False, "host": socket.gethostname(), "pid": _dead_pid(), **more}
+
+
+def test_only_clusters_the_suite_made_here_no_run_kept_and_whose_maker_is_gone_are_left_behind():
+    assert cl.left_behind(_mark())
+    assert not cl.left_behind(_mark(kept=True))
     assert not cl.left_behind(None)  # made by hand, or by an earlier version of the suite
     assert not cl.left_behind({"made_by": "someone else"})
+    assert not cl.left_behind(_mark(host="another-host-sharing-this-docker"))  # its runs' locks are not here
+    assert not cl.left_behind(_mark(pid=os.getpid()))  # its maker still runs
 
 
 def test_the_sweep_deletes_only_what_no_live_run_holds(tmp_path, monkeypatch):
     monkeypatch.setattr(cl, "CLAIM_DIR", tmp_path)
-    marks = {"dead-run": {"made_by": "sts-conformance", "kept": False, "pid": 1, "made": "2026-11-30T00:00:00Z"},
-             "live-run": {"made_by": "sts-conformance", "kept": False},
-             "kept": {"made_by": "sts-conformance", "kept": True},
-             "by-hand": None}
+    dead = _mark(made="2026-11-30T00:00:00Z")
+    marks = {"dead-run": dead, "live-run": _mark(), "kept": _mark(kept=True), "by-hand": None}
     monkeypatch.setattr(cl, "read_mark", marks.get)
     deleted, said = [], []
     monkeypatch.setattr(cl, "delete_kind_cluster", lambda kind, name: deleted.append(name))
@@ -240,8 +252,8 @@ def test_the_sweep_deletes_only_what_no_live_run_holds(tmp_path, monkeypatch):
     finally:
         os.close(live)
     assert deleted == ["dead-run"]
-    assert said == ["kind cluster 'dead-run' was left by a run that did not end (made 2026-11-30T00:00:00Z by pid 1, "
-                    "not kept with --keep-cluster): deleting it"]
+    assert said == [f"kind cluster 'dead-run' was left by a run that did not end (made 2026-11-30T00:00:00Z by pid "
+                    f"{dead['pid']}, not kept with --keep-cluster): deleting it"]
     freed = cl.take_claim("dead-run")  # the sweep let go of its lock
     assert freed is not None
     os.close(freed)

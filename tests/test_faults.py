@@ -118,9 +118,12 @@ class FakeDocker:
 
     def __init__(self, refuse_keeper=False):
         self.calls, self.running, self.refuse_keeper = [], True, refuse_keeper
+        self.lock_free, self.started_under_lock = None, None
 
     def __call__(self, *args, check=True):
         self.calls.append(args)
+        if args[0] == "start" and self.lock_free is not None:
+            self.started_under_lock = not self.lock_free()
         rc = 0
         if args[0] in ("kill", "stop"):
             self.running = False
@@ -159,7 +162,9 @@ def test_a_stopped_nodes_addresses_are_held_by_a_keeper_and_asked_back_by_name(k
     assert f"{faults.KEEPER_LABEL}=w3" in run and run[-2:] == ("kindest/node:v1", "infinity")
     assert _lock_free(faults)  # another group's stop need not wait for this node's return
     docker.calls.clear()
+    docker.lock_free = lambda: _lock_free(faults)
     fault.restore()
+    assert docker.started_under_lock  # nothing else may take the freed address before the node does
     verbs = [c[0] for c in docker.calls]
     assert ("rm", "-f", "-v", "keeper-id") in docker.calls
     assert verbs.index("rm") < verbs.index("network") < verbs.index("start")
