@@ -31,6 +31,10 @@ DAEMON_JSON = Path("/etc/docker/daemon.json")
 # The file as it was, while the test has changed it: scripts/ensure-docker
 # puts it back if a killed run left it (a SIGKILL skips every finally).
 DAEMON_JSON_BACKUP = Path("/etc/docker/daemon.json.sts-backup")
+# Who made the backup: while that process lives, scripts/ensure-docker
+# leaves the file alone (another run's ensure-docker took it back once, in
+# the middle of this test).
+DAEMON_JSON_OWNER = Path("/etc/docker/daemon.json.sts-backup.pid")
 # Tags local Docker does not hold (the session's own cluster needs the
 # images' local names, so they cannot be removed for this test): the
 # registry holds the images under their upstream repositories with these.
@@ -105,6 +109,7 @@ def docker_pulls_through(url: str):
             time.sleep(0.5)
 
     doc = json.loads(before) if before else {}
+    DAEMON_JSON_OWNER.write_text(f"{os.getpid()}\n")
     DAEMON_JSON_BACKUP.write_text(before if before is not None else "")
     DAEMON_JSON.write_text(json.dumps({**doc, "registry-mirrors": [url]}, indent=2))
     try:
@@ -120,6 +125,7 @@ def docker_pulls_through(url: str):
         else:
             DAEMON_JSON.write_text(before)
         DAEMON_JSON_BACKUP.unlink()
+        DAEMON_JSON_OWNER.unlink(missing_ok=True)
 
 
 def push(image: str, port: int, tag_suffix: str) -> str:
