@@ -134,3 +134,34 @@ def test_a_completed_node_failure_is_judged_and_an_unreadable_marker_is_said(mon
 
     record = _node_failure_record(_session(monkeypatch, read=refused, **done))
     assert record["marker_read"] is None and "port-forward failed" in record["marker_error"]
+
+
+def _pod(uid, phase, running):
+    state = SimpleNamespace(running=object() if running else None)
+    return SimpleNamespace(metadata=SimpleNamespace(uid=uid), status=SimpleNamespace(
+        phase=phase, container_statuses=[SimpleNamespace(state=state)]))
+
+
+def test_a_second_pod_keeps_the_fault_until_it_runs(monkeypatch):
+    """ci24: a force-deleted pod's replacement took 23s to start, the node
+    was restored 5s after it appeared, its kubelet ended the old pod first
+    and STS-AMO-002 saw no overlap. The fault now stays until the second pod
+    runs, so the overlap a real partition causes is recorded."""
+    from fixtures import scenarios
+    seen = iter([{"mongo-1": _pod("u1", "Running", True)}, {"mongo-1": _pod("u2", "Pending", False)},
+                 {"mongo-1": _pod("u2", "Running", True)}])
+    wl = SimpleNamespace(pods=lambda: next(seen))
+    monkeypatch.setattr(scenarios.time, "sleep", lambda s: None)
+    said = scenarios.await_second_running(wl, "mongo-1", "u1", budget=60)
+    assert said.startswith("the second mongo-1 ran (UID u2 Running, containers running)"), said
+
+
+def test_a_second_pod_that_never_runs_is_said_and_the_wait_ends(monkeypatch):
+    from fixtures import scenarios
+    now = [0.0]
+    monkeypatch.setattr(scenarios.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(scenarios.time, "sleep", lambda s: now.__setitem__(0, now[0] + s))
+    wl = SimpleNamespace(pods=lambda: {"mongo-1": _pod("u2", "Pending", False)})
+    said = scenarios.await_second_running(wl, "mongo-1", "u1", budget=5)
+    assert said == "the second mongo-1 did not run within 5s of being seen (last: UID u2 Pending)", said
+    assert now[0] >= 5
