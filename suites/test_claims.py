@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from fixtures.reaction import window
 from fixtures.errors import CannotJudge
 from fixtures.plugin import side_by_side
 from fixtures.kube import exec_in_pod
@@ -78,19 +79,20 @@ def delete_statefulset(wl) -> None:
 @side_by_side()
 def test_retain_keeps_every_claim_on_scale_down_and_deletion(make_workload, recorder, timeouts, record_property):
     """with the Retain claim retention policy, every claim outlives a scale-down and the StatefulSet's deletion"""
-    record_property(INHERENT_WAIT, 2 * timeouts.halt_window)
+    halt = window(timeouts.halt_window)  # floor, stretched on a slow cluster (fixtures/reaction.py)
+    record_property(INHERENT_WAIT, 2 * halt)
     wl = make_workload(claim_retention=("Retain", "Retain"), **VARIANT)
     uids = ready_with_claims(wl, timeouts)
     recorder.mark("scale 3 -> 1 (Retain)")
     wl.scale(1)
     only_pods(wl, {"mongo-0"}, timeouts.workload_ready)
-    hold_for("STS-PVC-001: a claim was deleted after the scale-down", kept(wl, uids), timeouts.halt_window)
+    hold_for("STS-PVC-001: a claim was deleted after the scale-down", kept(wl, uids), halt)
     recorder.mark("delete the StatefulSet (Retain)")
     delete_statefulset(wl)
     only_pods(wl, set(), timeouts.workload_ready)
-    hold_for("STS-PVC-001: a claim was deleted with the StatefulSet", kept(wl, uids), timeouts.halt_window)
-    record_property("evidence", f"{', '.join(CLAIMS)} kept (same UIDs) {timeouts.halt_window:.0f}s after the scale "
-                                f"to 1 and {timeouts.halt_window:.0f}s after the StatefulSet and its pods were gone")
+    hold_for("STS-PVC-001: a claim was deleted with the StatefulSet", kept(wl, uids), halt)
+    record_property("evidence", f"{', '.join(CLAIMS)} kept (same UIDs) {halt:.0f}s after the scale "
+                                f"to 1 and {halt:.0f}s after the StatefulSet and its pods were gone")
 
 
 @pytest.mark.conformance(id="STS-PVC-002")
@@ -98,7 +100,8 @@ def test_retain_keeps_every_claim_on_scale_down_and_deletion(make_workload, reco
 def test_when_scaled_delete_removes_the_claims_of_removed_ordinals_only(make_workload, recorder, timeouts,
                                                                       record_property):
     """with `whenScaled: Delete`, a scale-down deletes the claims of the removed ordinals only"""
-    record_property(INHERENT_WAIT, timeouts.halt_window)
+    halt = window(timeouts.halt_window)  # floor, stretched on a slow cluster (fixtures/reaction.py)
+    record_property(INHERENT_WAIT, halt)
     wl = make_workload(claim_retention=("Retain", "Delete"), **VARIANT)
     uids = ready_with_claims(wl, timeouts)
     recorder.mark("scale 3 -> 1 (whenScaled: Delete)")
@@ -106,9 +109,9 @@ def test_when_scaled_delete_removes_the_claims_of_removed_ordinals_only(make_wor
     only_pods(wl, {"mongo-0"}, timeouts.workload_ready)
     gone(wl, CLAIMS[1:], timeouts.pod_recreated, "STS-PVC-002")
     hold_for("STS-PVC-002: the claim of the kept ordinal was deleted", kept(wl, {CLAIMS[0]: uids[CLAIMS[0]]}),
-             timeouts.halt_window)
+             halt)
     record_property("evidence", f"after the scale to 1: {', '.join(CLAIMS[1:])} deleted; {CLAIMS[0]} kept (same UID) "
-                                f"for {timeouts.halt_window:.0f}s")
+                                f"for {halt:.0f}s")
 
 
 @pytest.mark.conformance(id="STS-PVC-003")

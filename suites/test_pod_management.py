@@ -9,6 +9,7 @@ only ordering is under test here.
 import pytest
 
 from fixtures import invariants as inv
+from fixtures.reaction import window
 from fixtures.errors import CannotJudge, ConditionImpossible
 from fixtures.workload import environment_block
 from fixtures.kube import pod_ready
@@ -49,7 +50,8 @@ def test_ordered_ready_creates_each_pod_only_after_its_predecessors_are_ready(ma
 @side_by_side()
 def test_ordered_ready_halts_scaling_while_a_pod_is_unready(make_workload, recorder, timeouts, record_property):
     """with OrderedReady, scaling halts while any pod is unready"""
-    record_property(INHERENT_WAIT, timeouts.halt_window)
+    halt = window(timeouts.halt_window)  # floor, stretched on a slow cluster (fixtures/reaction.py)
+    record_property(INHERENT_WAIT, halt)
     wl = make_workload(pod_management="OrderedReady", **VARIANT)
     wl.bring_up_in_order(timeouts)
     wl.close_gate("mongo-1")
@@ -61,7 +63,7 @@ def test_ordered_ready_halts_scaling_while_a_pod_is_unready(make_workload, recor
         new = [n for n in created_names(recorder.snapshot(), start)]
         return Observation(bool(new), f"created {new} while mongo-1 was unready")
 
-    hold_for("STS-ORD-002: the scale moved", moved, timeouts.halt_window)
+    hold_for("STS-ORD-002: the scale moved", moved, halt)
     resumed = recorder.mark("open gate mongo-1").seq
     wl.open_gate("mongo-1")
     for name in ("mongo-3", "mongo-4"):

@@ -11,6 +11,7 @@ its ControllerRevision (the pods' `controller-revision-hash` label).
 import pytest
 
 from fixtures import invariants as inv
+from fixtures.reaction import window
 from fixtures.errors import CannotJudge
 from fixtures.kube import pod_ready
 from fixtures.plugin import side_by_side
@@ -75,7 +76,8 @@ def test_rolling_update_replaces_pods_from_the_highest_ordinal_one_at_a_time(pol
 def test_a_partition_keeps_lower_ordinals_on_the_old_revision(make_workload, recorder, timeouts, record_property):
     """with a rolling update partition P, pods of ordinal P and above move to the new revision, pods below P stay on
     the old one, and a deleted pod below P comes back on the old revision"""
-    record_property(INHERENT_WAIT, timeouts.halt_window)
+    halt = window(timeouts.halt_window)  # floor, stretched on a slow cluster (fixtures/reaction.py)
+    record_property(INHERENT_WAIT, halt)
     wl = make_workload(partition=2, **VARIANT)
     before = {n: p.metadata.uid for n, p in wl.wait_ready(timeouts).items()}
     old, _ = wl.update_revision(timeouts.exec)
@@ -91,7 +93,7 @@ def test_a_partition_keeps_lower_ordinals_on_the_old_revision(make_workload, rec
                   guarantee="STS-UPD-002")
     # The rollout had its chance at the lower ordinals: it must leave them.
     hold_for("STS-UPD-002: a pod below the partition was replaced", untouched(wl, recorder, start, ["mongo-0", "mongo-1"]),
-             timeouts.halt_window)
+             halt)
     pods = wl.pods()
     moved = {n: pod_revision(pods[n]) for n in ("mongo-0", "mongo-1") if pod_revision(pods[n]) != old}
     assert not moved, f"STS-UPD-002: below the partition, pods on another revision than {old}: {moved}"
@@ -110,7 +112,7 @@ def test_a_partition_keeps_lower_ordinals_on_the_old_revision(make_workload, rec
         f"STS-UPD-002: mongo-1, below the partition, is UID {now['mongo-1'].metadata.uid} on " \
         f"{pod_revision(now['mongo-1'])}, not the first one on {old}"
     record_property("evidence", f"partition 2, {old} -> {new}: mongo-2 on {new}; mongo-0 and mongo-1 kept {old} for "
-                                f"{timeouts.halt_window:.0f}s; mongo-0 deleted came back on {old}")
+                                f"{halt:.0f}s; mongo-0 deleted came back on {old}")
 
 
 @pytest.mark.conformance(id="STS-UPD-003")
@@ -118,7 +120,8 @@ def test_a_partition_keeps_lower_ordinals_on_the_old_revision(make_workload, rec
 def test_on_delete_replaces_nothing_until_a_pod_is_deleted(make_workload, recorder, timeouts, record_property):
     """with the OnDelete update strategy, a template change replaces no pod; a deleted pod comes back on the new
     revision"""
-    record_property(INHERENT_WAIT, timeouts.halt_window)
+    halt = window(timeouts.halt_window)  # floor, stretched on a slow cluster (fixtures/reaction.py)
+    record_property(INHERENT_WAIT, halt)
     wl = make_workload(update_strategy="OnDelete", **VARIANT)
     wl.wait_ready(timeouts)
     old, _ = wl.update_revision(timeouts.exec)
@@ -126,7 +129,7 @@ def test_on_delete_replaces_nothing_until_a_pod_is_deleted(make_workload, record
     wl.set_revision("b")
     new = new_revision(wl, old, timeouts, "STS-UPD-003")
     hold_for("STS-UPD-003: a pod was replaced without being deleted",
-             untouched(wl, recorder, start, wl.pod_names()), timeouts.halt_window)
+             untouched(wl, recorder, start, wl.pod_names()), halt)
     deleted = recorder.mark("delete mongo-1").seq
     _, back = wl.delete_pod_and_wait_replacement("mongo-1", timeouts, guarantee="STS-UPD-003")
     assert pod_revision(back) == new, f"STS-UPD-003: mongo-1, deleted, came back on {pod_revision(back)}, not {new}"
@@ -134,7 +137,7 @@ def test_on_delete_replaces_nothing_until_a_pod_is_deleted(make_workload, record
     inv.require_recording("STS-UPD-003", tl, start, streams=("pod",))
     others = [e.name for e in inv.terminations(tl, start=start) if e.seq < deleted or e.name != "mongo-1"]
     assert not others, f"STS-UPD-003: replaced though nobody deleted them: {others}"
-    record_property("evidence", f"OnDelete, {old} -> {new}: no pod replaced in {timeouts.halt_window:.0f}s; deleted "
+    record_property("evidence", f"OnDelete, {old} -> {new}: no pod replaced in {halt:.0f}s; deleted "
                                 f"mongo-1 came back on {new}")
 
 
@@ -185,7 +188,8 @@ def broken_pod_running(new):
 def test_a_broken_rollout_halts_and_completes_once_fixed(policy, make_workload, recorder, timeouts, record_property):
     """a rollout of a revision that never becomes Ready halts after the first pod it replaced; once the template is
     fixed, it completes (with OrderedReady, after the broken pod is deleted: the documented manual step)"""
-    record_property(INHERENT_WAIT, timeouts.halt_window)
+    halt = window(timeouts.halt_window)  # floor, stretched on a slow cluster (fixtures/reaction.py)
+    record_property(INHERENT_WAIT, halt)
     wl = make_workload(pod_management=policy, **VARIANT)
     wl.wait_ready(timeouts)
     good, _ = wl.update_revision(timeouts.exec)
@@ -196,7 +200,7 @@ def test_a_broken_rollout_halts_and_completes_once_fixed(policy, make_workload, 
     wl.wait_until(f"mongo-2 Running on the broken revision {broken}", broken_pod_running(broken),
                   timeouts.pod_recreated + timeouts.pod_ready)
     hold_for(f"STS-UPD-005: the rollout of {broken} went on past mongo-2, which never became Ready",
-             untouched(wl, recorder, start, ["mongo-0", "mongo-1"]), timeouts.halt_window)
+             untouched(wl, recorder, start, ["mongo-0", "mongo-1"]), halt)
     fixed = recorder.mark("template fixed: the previous readiness probe").seq
     wl.set_readiness_probe(probe)
     _, target = wl.update_revision(timeouts.exec)
@@ -219,5 +223,5 @@ def test_a_broken_rollout_halts_and_completes_once_fixed(policy, make_workload, 
         f"STS-UPD-005: while mongo-2 on {broken} was not Ready, the rollout replaced {early}"
     step = "deleting the broken mongo-2" if policy == "OrderedReady" else "no manual step"
     record_property("evidence", f"{good} -> {broken} (never Ready): only mongo-2 replaced, mongo-0 and mongo-1 kept "
-                                f"for {timeouts.halt_window:.0f}s; fixed to {target}, {step}: every pod Ready on it")
+                                f"for {halt:.0f}s; fixed to {target}, {step}: every pod Ready on it")
 

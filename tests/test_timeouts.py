@@ -22,7 +22,7 @@ def test_a_smaller_scale_shortens_waits_but_never_windows():
     base, small = Timeouts.scaled(1.0), Timeouts.scaled(0.2)
     assert small.pod_ready == pytest.approx(0.2 * base.pod_ready)
     # How long something must NOT happen: a shorter window shows less.
-    assert (small.amo_hold, small.halt_window) == (base.amo_hold, base.halt_window)
+    assert (small.terminal_hold, small.halt_window) == (base.terminal_hold, base.halt_window)
 
 
 def test_a_smaller_scale_never_shortens_the_clusters_own_readiness():
@@ -35,10 +35,10 @@ def test_a_smaller_scale_never_shortens_the_clusters_own_readiness():
 def test_the_hold_follows_the_clusters_own_timing():
     t = Timeouts.scaled(0.2)
     # kind config here: 20s grace, 10s toleration, 10s termination grace.
-    assert amo_hold_for(t, 20, 10, 10) == 40
+    assert amo_hold_for(t, 20, 10, 10, 10.0) == 40
     # Upstream defaults (50s grace) with the same pods: longer, whatever the table says.
-    assert amo_hold_for(t, 50, 10, 10) == 70
-    assert amo_hold_for(t, node_monitor_grace_s({"node-monitor-grace-period": "40s"}), 300, 30) == 350
+    assert amo_hold_for(t, 50, 10, 10, 10.0) == 70
+    assert amo_hold_for(t, node_monitor_grace_s({"node-monitor-grace-period": "40s"}), 300, 30, 10.0) == 350
 
 
 def test_the_grace_period_comes_from_the_facts_or_the_upstream_default():
