@@ -40,7 +40,9 @@ def test_every_fault_has_its_experiment_and_it_holds_the_identity():
 def test_a_node_failure_record_reads_back_as_it_was():
     nf = NodeFailure.from_record(RECORD)
     assert nf.replacement == PodFacts(**RECORD["replacement"])
-    assert nf.record() == RECORD
+    # A record written before `second_unrun` existed reads back with it empty.
+    assert nf.record() == {**RECORD, "second_unrun": ""}
+    assert NodeFailure.from_record({**RECORD, "second_unrun": "x"}).second_unrun == "x"
     with pytest.raises(ValueError, match="lacks old_uid"):
         NodeFailure.from_record({k: v for k, v in RECORD.items() if k != "old_uid"})
 
@@ -152,8 +154,8 @@ def test_a_second_pod_keeps_the_fault_until_it_runs(monkeypatch):
                  {"mongo-1": _pod("u2", "Running", True)}])
     wl = SimpleNamespace(pods=lambda: next(seen))
     monkeypatch.setattr(scenarios.time, "sleep", lambda s: None)
-    said = scenarios.await_second_running(wl, "mongo-1", "u1", budget=60)
-    assert said.startswith("the second mongo-1 ran (UID u2 Running, containers running)"), said
+    ran, said = scenarios.await_second_running(wl, "mongo-1", "u1", budget=60)
+    assert ran and said.startswith("the second mongo-1 ran (UID u2 Running, containers running)"), said
 
 
 def test_a_second_pod_that_never_runs_is_said_and_the_wait_ends(monkeypatch):
@@ -162,6 +164,53 @@ def test_a_second_pod_that_never_runs_is_said_and_the_wait_ends(monkeypatch):
     monkeypatch.setattr(scenarios.time, "monotonic", lambda: now[0])
     monkeypatch.setattr(scenarios.time, "sleep", lambda s: now.__setitem__(0, now[0] + s))
     wl = SimpleNamespace(pods=lambda: {"mongo-1": _pod("u2", "Pending", False)})
-    said = scenarios.await_second_running(wl, "mongo-1", "u1", budget=5)
-    assert said == "the second mongo-1 did not run within 5s of being seen (last: UID u2 Pending)", said
+    ran, said = scenarios.await_second_running(wl, "mongo-1", "u1", budget=5)
+    assert not ran and said == "the second mongo-1 did not run within 5s of being seen (last: UID u2 Pending)", said
     assert now[0] >= 5
+
+
+def _stuck_session(monkeypatch, pods, t0=0.0, now=100.0, deadman=600, volume_pinned=""):
+    from fixtures.chaos import actions
+    monkeypatch.setattr(actions.time, "monotonic", lambda: now)
+    st = SimpleNamespace(down=True, recovered=False, spares=["w4"], volume_pinned=volume_pinned, victim="mongo-1",
+                         old_uid="u1", node="w2", t0=t0, second_unrun="")
+    marks = []
+    s = SimpleNamespace(stuck=st, workload=SimpleNamespace(pods=lambda: pods),
+                        settings=SimpleNamespace(fault_deadman=deadman), timeouts=SimpleNamespace(pod_ready=180.0),
+                        recorder=SimpleNamespace(mark=marks.append))
+    return actions, s, marks
+
+
+def test_the_restore_waits_for_a_second_pod_to_run_and_says_so(monkeypatch):
+    from fixtures import scenarios
+    asked = []
+    monkeypatch.setattr(scenarios, "await_second_running",
+                        lambda wl, victim, old, budget: asked.append(budget) or (False, "it did not run"))
+    actions, s, marks = _stuck_session(monkeypatch, {"mongo-1": _pod("u2", "Pending", False)}, now=100.0)
+    actions._let_a_second_pod_run(s)
+    assert asked == [180.0]
+    assert "w2 stays faulted until it runs" in marks[0] and marks[1] == "it did not run"
+    assert s.stuck.second_unrun == "it did not run"  # STS-AMO-002 then cannot judge
+
+
+def test_the_wait_for_a_second_pod_ends_before_the_faults_dead_man_timer(monkeypatch):
+    from fixtures import scenarios
+    asked = []
+    monkeypatch.setattr(scenarios, "await_second_running",
+                        lambda wl, victim, old, budget: asked.append(budget) or (True, "it ran"))
+    actions, s, _ = _stuck_session(monkeypatch, {"mongo-1": _pod("u2", "Pending", False)}, now=500.0)
+    actions._let_a_second_pod_run(s)
+    assert asked == [600 - 500 - actions.RESTORE_ALLOWANCE_S] and s.stuck.second_unrun == ""
+    actions, s, _ = _stuck_session(monkeypatch, {"mongo-1": _pod("u2", "Pending", False)}, now=560.0)
+    actions._let_a_second_pod_run(s)
+    assert "no time was left" in s.stuck.second_unrun
+
+
+@pytest.mark.parametrize("case", ["no second pod", "volume pinned"])
+def test_no_wait_where_no_second_pod_could_run(monkeypatch, case):
+    from fixtures import scenarios
+    monkeypatch.setattr(scenarios, "await_second_running", lambda *a: pytest.fail("waited"))
+    pods = {"mongo-1": _pod("u1", "Running", True)} if case == "no second pod" else {"mongo-1": _pod("u2", "Pending", False)}
+    actions, s, marks = _stuck_session(monkeypatch, pods, volume_pinned="pv-1" if case == "volume pinned" else "")
+    actions._let_a_second_pod_run(s)
+    assert marks == [] and s.stuck.second_unrun == ""

@@ -36,7 +36,8 @@ def test_the_hold_follows_the_clusters_own_timing():
     t = Timeouts.scaled(0.2)
     # kind config here: 20s grace, 10s toleration, 10s termination grace.
     assert amo_hold_for(t, 20, 10, 10, 10.0) == 40
-    # Upstream defaults (50s grace) with the same pods: longer, whatever the table says.
+    # (10s: the margin before the controller's reaction is measured, tests/test_reaction.py.)
+    # Upstream defaults (50s grace) with the same pods: longer.
     assert amo_hold_for(t, 50, 10, 10, 10.0) == 70
     assert amo_hold_for(t, node_monitor_grace_s({"node-monitor-grace-period": "40s"}), 300, 30, 10.0) == 350
 
