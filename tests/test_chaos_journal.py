@@ -429,6 +429,30 @@ def test_a_workload_that_does_not_come_back_after_the_restore_is_not_the_environ
     assert type(caught.value) is WaitTimeout and s.environment_failed is None
 
 
+@pytest.mark.parametrize("held", [False, True])
+def test_a_run_stopped_before_its_hold_restores_without_waiting_for_a_new_pod(monkeypatch, held):
+    """Ctrl-C during the fault (seen: a benchmark stopped there): the pod was
+    never stuck, so no new one comes; waiting for it cost 420s of rollback."""
+    from types import SimpleNamespace
+
+    from fixtures import nodes, scenarios
+    from fixtures.chaos import session
+
+    calls = []
+    fault = SimpleNamespace(kind="network-cut", node="w2", injected=True, restore=lambda: calls.append("restore"))
+    stuck = SimpleNamespace(fault=fault, recovered=False, held=held, victim="mongo-1", old_uid="u1", spares=["w4"],
+                            durations={}, replacement=None, recovery_violation="", recovery_error="")
+    monkeypatch.setattr(nodes, "wait_all_nodes_ready", lambda api, budget: None)
+    monkeypatch.setattr(scenarios, "recover_identity", lambda *a: calls.append("recover") or ("new", ""))
+    monkeypatch.setattr(session, "fault_ends", lambda s: None)
+    s = _session(fault, workload=SimpleNamespace(wait_ready=lambda t: calls.append("ready")))
+    s.stuck = s_stuck = stuck
+    s.recorder = SimpleNamespace(mark=lambda label: None)
+    assert session.restore_all(s) == ["network-cut on node w2"]
+    assert calls == (["recover", "ready"] if held else ["restore", "ready"])
+    assert s_stuck.recovered is held
+
+
 def test_the_restore_action_records_could_not_judge_in_the_journal(monkeypatch):
     # Chaos Toolkit's own activity runner, on the real action.
     from chaoslib.activity import execute_activity
