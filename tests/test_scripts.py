@@ -84,3 +84,11 @@ def test_image_build_rejects_an_unknown_mutant_before_building_anything():
     assert len(lines) == 1, res.stderr
     assert lines[0].startswith("images/build: error: no mutant 'no-such-mutant' (images/mutants/no-such-mutant.patch); "
                                "choose from: available-at-once claims-never-deleted"), lines[0]
+
+
+@pytest.mark.parametrize("script, says", [("setup", "the only one is --env-only"), ("benchmark", "the only one is --cold")])
+def test_an_unknown_argument_is_one_line_before_anything_starts(script, says):
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / script), "--bogus"], capture_output=True, text=True,
+                          timeout=30, cwd=ROOT)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [f"{script}: error: unknown argument --bogus ({says})"]
