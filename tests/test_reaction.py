@@ -92,3 +92,31 @@ def test_the_at_most_one_hold_is_the_clusters_timing_plus_the_measured_margin():
     # The unsafe pod GC (detection row unsafe-gc) force-deletes within one
     # 20s period of the marking: inside the shortest hold with room to spare.
     assert amo_hold_for(t, 20, 10, 10, margin_s=fast.margin_s()) >= 20.0 + 10.0
+
+
+def test_a_child_handed_enough_measurements_does_not_calibrate_again(monkeypatch):
+    from types import SimpleNamespace
+    monkeypatch.setattr(reaction, "REACTIONS", Reactions([0.1] * 10))
+    api = SimpleNamespace(core=SimpleNamespace(create_namespace=lambda body: pytest.fail("calibrated again")))
+    assert reaction.calibrate(api, "img").endswith("(handed over by the parent run)")
+
+
+def test_a_calibration_that_cannot_run_leaves_the_fixed_margin_and_says_why(monkeypatch):
+    from types import SimpleNamespace
+    monkeypatch.setattr(reaction, "REACTIONS", Reactions())
+
+    def refuse(body):
+        raise RuntimeError("namespaces is forbidden")
+
+    api = SimpleNamespace(core=SimpleNamespace(create_namespace=refuse))
+    said = reaction.calibrate(api, "img")
+    assert said == "controller reaction not measured (RuntimeError: namespaces is forbidden): fixed 10s margin"
+    assert reaction.REACTIONS.measured().margin_s() == 10.0
+
+
+def test_the_calibration_pod_can_never_run_anywhere():
+    spec = reaction._calibration_statefulset("img")["spec"]["template"]["spec"]
+    assert spec["nodeSelector"] == reaction.NEVER_SCHEDULED
+    # Admissible under the restricted Pod Security level.
+    ctx = spec["containers"][0]["securityContext"]
+    assert ctx["runAsNonRoot"] and ctx["capabilities"] == {"drop": ["ALL"]} and not ctx["allowPrivilegeEscalation"]
