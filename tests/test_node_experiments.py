@@ -181,11 +181,17 @@ def _stuck_session(monkeypatch, pods, t0=0.0, now=100.0, deadman=600, volume_pin
     return actions, s, marks
 
 
-def test_the_restore_waits_for_a_second_pod_to_run_and_says_so(monkeypatch):
+def _second_pod_wait(monkeypatch, ran: bool, said: str) -> list[float]:
+    """await_second_running answering (ran, said); the budgets it was given."""
     from fixtures import scenarios
     asked = []
     monkeypatch.setattr(scenarios, "await_second_running",
-                        lambda wl, victim, old, budget: asked.append(budget) or (False, "it did not run"))
+                        lambda wl, victim, old, budget: asked.append(budget) or (ran, said))
+    return asked
+
+
+def test_the_restore_waits_for_a_second_pod_to_run_and_says_so(monkeypatch):
+    asked = _second_pod_wait(monkeypatch, False, "it did not run")
     actions, s, marks = _stuck_session(monkeypatch, {"mongo-1": _pod("u2", "Pending", False)}, now=100.0)
     actions._let_a_second_pod_run(s)
     assert asked == [180.0]
@@ -194,10 +200,7 @@ def test_the_restore_waits_for_a_second_pod_to_run_and_says_so(monkeypatch):
 
 
 def test_the_wait_for_a_second_pod_ends_before_the_faults_dead_man_timer(monkeypatch):
-    from fixtures import scenarios
-    asked = []
-    monkeypatch.setattr(scenarios, "await_second_running",
-                        lambda wl, victim, old, budget: asked.append(budget) or (True, "it ran"))
+    asked = _second_pod_wait(monkeypatch, True, "it ran")
     actions, s, _ = _stuck_session(monkeypatch, {"mongo-1": _pod("u2", "Pending", False)}, now=500.0)
     actions._let_a_second_pod_run(s)
     assert asked == [600 - 500 - actions.RESTORE_ALLOWANCE_S] and s.stuck.second_unrun == ""
