@@ -14,6 +14,8 @@ from fixtures.faults import FAULT_KINDS
 from fixtures.scenarios import NodeFailure, PodFacts
 from fixtures.timeline import Entry, Timeline
 
+from .clock import FakeClock
+
 RECORD = {
     "fault": "stop", "node": "w2", "victim": "mongo-1", "old_uid": "u1", "spares": ["w4"],
     "second_pods_during_hold": [], "hold_seconds": 40.0, "marker_written": "mongo-1:ab", "marker_read": "mongo-1:ab",
@@ -144,7 +146,7 @@ def _pod(uid, phase, running):
         phase=phase, container_statuses=[SimpleNamespace(state=state)]))
 
 
-def test_a_second_pod_keeps_the_fault_until_it_runs(monkeypatch):
+def test_a_second_pod_keeps_the_fault_until_it_runs():
     """ci24: a force-deleted pod's replacement took 23s to start, the node
     was restored 5s after it appeared, its kubelet ended the old pod first
     and STS-AMO-002 saw no overlap. The fault now stays until the second pod
@@ -153,20 +155,17 @@ def test_a_second_pod_keeps_the_fault_until_it_runs(monkeypatch):
     seen = iter([{"mongo-1": _pod("u1", "Running", True)}, {"mongo-1": _pod("u2", "Pending", False)},
                  {"mongo-1": _pod("u2", "Running", True)}])
     wl = SimpleNamespace(pods=lambda: next(seen))
-    monkeypatch.setattr(scenarios.time, "sleep", lambda s: None)
-    ran, said = scenarios.await_second_running(wl, "mongo-1", "u1", budget=60)
+    ran, said = scenarios.await_second_running(wl, "mongo-1", "u1", budget=60, clock=FakeClock())
     assert ran and said.startswith("the second mongo-1 ran (UID u2 Running, containers running)"), said
 
 
-def test_a_second_pod_that_never_runs_is_said_and_the_wait_ends(monkeypatch):
+def test_a_second_pod_that_never_runs_is_said_and_the_wait_ends():
     from fixtures import scenarios
-    now = [0.0]
-    monkeypatch.setattr(scenarios.time, "monotonic", lambda: now[0])
-    monkeypatch.setattr(scenarios.time, "sleep", lambda s: now.__setitem__(0, now[0] + s))
+    clock = FakeClock()
     wl = SimpleNamespace(pods=lambda: {"mongo-1": _pod("u2", "Pending", False)})
-    ran, said = scenarios.await_second_running(wl, "mongo-1", "u1", budget=5)
+    ran, said = scenarios.await_second_running(wl, "mongo-1", "u1", budget=5, clock=clock)
     assert not ran and said == "the second mongo-1 did not run within 5s of being seen (last: UID u2 Pending)", said
-    assert now[0] >= 5
+    assert clock.now >= 5
 
 
 def _stuck_session(monkeypatch, pods, t0=0.0, now=100.0, deadman=600, volume_pinned=""):
