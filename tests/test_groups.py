@@ -202,6 +202,39 @@ def test_ctrl_c_in_a_job_the_main_thread_runs_ends_the_run_there():
     assert ran == [] and pool.jobs["next"].state == "pending"
 
 
+def test_ctrl_c_stops_new_jobs_at_once_while_the_main_threads_job_still_cleans_up():
+    """The signal itself closes the pool: a group that falls free while the
+    main thread's own job is still cleaning up after Ctrl-C starts nothing."""
+    import signal
+
+    from fixtures import plugin
+
+    pool = groups.SideBySide([("m1",), ("g1",)])
+    gate = threading.Event()
+    ran = []
+    pool.submit("on g1", lambda: gate.wait(5))
+    pool.submit("next", lambda: ran.append("next"))
+
+    def inline():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        finally:
+            gate.set()  # the group's job ends now, while this one cleans up
+            time.sleep(1.0)
+
+    before = signal.signal(signal.SIGINT, plugin._raise_keyboard_interrupt)
+    plugin._POOL[:] = [pool]
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            pool.result("main", inline)
+    finally:
+        signal.signal(signal.SIGINT, before)
+        plugin._POOL.clear()
+        pool.close(grace=5)
+    assert ran == [] and pool.jobs["next"].state == "pending"
+
+
 def test_an_interrupt_starts_no_further_job_and_ends_the_running_waits():
     pool = groups.SideBySide([("m1",), ("g1",)])
     ran = []
