@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from fixtures import groups
+from fixtures.child import run_stoppable
 from fixtures.cluster import built_images_env, pinned_versions
 from fixtures.plugin import side_by_side
 
@@ -164,11 +165,12 @@ def images_on(cluster, node: str) -> None:
     with _LOADED:
         if (cluster.name, node) in _loaded:
             return
-        build = subprocess.run(["bash", str(ROOT / "images" / "build"), "--sonobuoy"], capture_output=True, text=True)
+        build = run_stoppable(["bash", str(ROOT / "images" / "build"), "--sonobuoy"], 1800, "images/build --sonobuoy")
         assert build.returncode == 0, build.stderr[-3000:]
-        load = subprocess.run([built_images_env().get("STS_KIND", "kind"), "load", "docker-image", "--name", cluster.name,
-                               "--nodes", node, f"sts-conformance/suite:{SUITE_VERSION}",
-                               f"sts-conformance/sonobuoy:{pinned_versions()['SONOBUOY_VERSION']}"], capture_output=True, text=True)
+        load = run_stoppable([built_images_env().get("STS_KIND", "kind"), "load", "docker-image", "--name", cluster.name,
+                              "--nodes", node, f"sts-conformance/suite:{SUITE_VERSION}",
+                              f"sts-conformance/sonobuoy:{pinned_versions()['SONOBUOY_VERSION']}"], 1200,
+                             "kind load of the suite's and Sonobuoy's images")
         assert load.returncode == 0, load.stderr[-3000:]
         _loaded.add((cluster.name, node))
 
@@ -199,8 +201,7 @@ def test_the_sonobuoy_plugin_runs_on_the_cluster_and_results_show_the_per_id_ver
     cmd = ["bash", str(SCRIPT), "--no-build", "--kubeconfig", str(cluster.kubeconfig),
            "--sonobuoy-node", control_plane, "--profile", settings.profile, "--suites", "suites/test_dns.py",
            "--namespace", namespace, "--timeout", "1200", "--out", str(out), "--", *pytest_args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=2400, cwd=ROOT,
-                          env={**os.environ, **groups.env_for(groups.current())})
+    proc = run_stoppable(cmd, 2400, "scripts/sonobuoy", cwd=ROOT, env={**os.environ, **groups.env_for(groups.current())})
     (tmp_path / "sonobuoy.log").write_text(proc.stdout + proc.stderr)
     tail = (proc.stdout + proc.stderr)[-4000:]
     # scripts/sonobuoy exits with the suite's own code from the pod.
