@@ -47,6 +47,8 @@ def test_ctrl_c_during_a_node_fault_restores_the_node_and_cleans_up(cluster, set
     assert journal["status"] == "interrupted", journal["status"]
     assert [r["status"] for r in journal["rollbacks"]] == ["succeeded"], text[-3000:]
     assert journal["sts_conformance"]["cleaned_up"] is True
+    # Nothing judged on a run that never finished, and no wait for it.
+    assert journal["sts_conformance"]["ledger_not_judged"] == "the run was interrupted"
     assert _paused_nodes(cluster.name) == [], f"node left frozen after Ctrl-C:\n{text[-3000:]}"
     wait_all_nodes_ready(cluster.api, timeouts.node_ready)
     ns = journal["sts_conformance"]["namespace"]

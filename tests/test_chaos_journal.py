@@ -491,3 +491,25 @@ def test_the_control_records_a_restore_it_cannot_make_and_judges_no_ledger_on_it
     assert out["ledger_not_judged"] and "ledger" not in out and "writes_resumed" not in out
     assert out["failures"][0].startswith("could not judge: the environment failed while restoring the crash of node "
                                          "w2: RuntimeError: node w2 came back with address 172.18.0.3")
+
+
+def test_an_interrupted_run_judges_no_ledger_and_cleans_up(monkeypatch):
+    """Ctrl-C during a scenario: the ledger is neither waited for nor judged
+    (the identity was never brought back: what its members hold says nothing),
+    and everything is still cleaned up."""
+    import contextlib
+    from types import SimpleNamespace
+
+    from fixtures.chaos import session
+
+    stopped, judged = [], []
+    s = _session(_address_changed(monkeypatch))
+    s.__dict__.update(namespace="ns", victim="mongo-1", notes=[], artifacts="/tmp/a", owns_namespace=False,
+                      in_force=contextlib.ExitStack(), faults=[],
+                      ledger=SimpleNamespace(stop=lambda: stopped.append(True),
+                                             wait_acked=lambda *a, **k: judged.append(a),
+                                             check=lambda *a: judged.append(a)))
+    journal = {"status": "interrupted"}
+    out = session.end(s, journal)
+    assert out["ledger_not_judged"] == "the run was interrupted" and "ledger" not in out
+    assert judged == [] and stopped and out["cleaned_up"] and out["failures"] == []
