@@ -198,3 +198,32 @@ def test_the_conformance_page_shows_this_runs_matrix_only(tmp_path):
     assert "<h2>Detection matrix</h2>" in page and "for another reason than stale-dns causes" in page
     later = write_html({**doc, "started": "9999"}, tmp_path / "artifacts", tmp_path / "c.html").read_text()
     assert "Detection matrix" not in later
+
+
+@pytest.mark.parametrize("running, released", [
+    (["abc123"], True),              # only the new container runs: the dead leader's lease goes
+    (["abc123", "old999"], False),   # the old one still runs: never two leaders
+    (["other1"], False),             # not the container the pod reports
+    ([], False),
+])
+def test_a_dead_leaders_lease_is_released_only_when_the_new_controller_manager_runs_alone(monkeypatch, running,
+                                                                                          released):
+    from types import SimpleNamespace
+
+    from fixtures import mutants
+
+    deleted = []
+
+    class Coordination:
+        def __init__(self, _client):
+            pass
+
+        def delete_namespaced_lease(self, name, namespace):
+            deleted.append((name, namespace))
+
+    monkeypatch.setattr(mutants, "_kcm_containers", lambda node: list(running))
+    monkeypatch.setattr(mutants.client, "CoordinationV1Api", Coordination)
+    cluster = SimpleNamespace(api=SimpleNamespace(api_client=None))
+    now = mutants._Kcm("img", "containerd://abc123def", True, "old-holder", "")
+    assert mutants._release_dead_leaders_lease(cluster, "cp", now) is released
+    assert deleted == ([("kube-controller-manager", "kube-system")] if released else [])
