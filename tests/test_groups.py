@@ -202,7 +202,7 @@ def test_ctrl_c_in_a_job_the_main_thread_runs_ends_the_run_there():
     assert ran == [] and pool.jobs["next"].state == "pending"
 
 
-def test_ctrl_c_stops_new_jobs_at_once_while_the_main_threads_job_still_cleans_up():
+def test_ctrl_c_stops_new_jobs_at_once_while_the_main_threads_job_still_cleans_up(monkeypatch):
     """The signal itself closes the pool: a group that falls free while the
     main thread's own job is still cleaning up after Ctrl-C starts nothing."""
     import signal
@@ -223,16 +223,37 @@ def test_ctrl_c_stops_new_jobs_at_once_while_the_main_threads_job_still_cleans_u
             gate.set()  # the group's job ends now, while this one cleans up
             time.sleep(1.0)
 
+    # Its own pool list: this test may run inside a session whose pool is live.
+    monkeypatch.setattr(plugin, "_POOL", [pool])
     before = signal.signal(signal.SIGINT, plugin._raise_keyboard_interrupt)
-    plugin._POOL[:] = [pool]
     try:
         with pytest.raises(KeyboardInterrupt):
             pool.result("main", inline)
     finally:
         signal.signal(signal.SIGINT, before)
-        plugin._POOL.clear()
         pool.close(grace=5)
     assert ran == [] and pool.jobs["next"].state == "pending"
+
+
+def test_ctrl_c_tells_every_registered_child_once_at_once():
+    """The handler's interrupt_children: each child in a session of its own
+    gets SIGINT now (not when the thread waiting for it gets there), and a
+    later stop by that thread sends no second one."""
+    import signal
+    import subprocess
+
+    procs = [subprocess.Popen(["sleep", "30"], start_new_session=True) for _ in range(2)]
+    try:
+        with groups.child(procs[0]), groups.child(procs[1]):
+            groups.interrupt_children()
+            assert [p.wait(timeout=10) for p in procs] == [-signal.SIGINT, -signal.SIGINT]
+            assert all(groups._CHILDREN[p.pid] is True for p in procs)
+            groups.sigint(procs[0])  # already told: nothing is sent (the process is gone anyway)
+        assert procs[0].pid not in groups._CHILDREN
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
 
 
 def test_an_interrupt_starts_no_further_job_and_ends_the_running_waits():
