@@ -125,6 +125,7 @@ def test_defect_is_caught_by_its_checks(row, matrix, cluster, settings, workload
             _judge(result, row, run)
         else:
             job_result(request, key=row.mutant, name="mutant_image")
+            t0 = time.monotonic()  # the row's own time: not the preload, nor what ran here meanwhile
             # A mutant changes the whole control plane: no scenario may run beside it.
             with cluster_to_itself(f"matrix row {row.name}"), \
                     mutant_in_place(cluster, mutant(row.mutant), progress) as swap:
