@@ -513,3 +513,23 @@ def test_an_interrupted_run_judges_no_ledger_and_cleans_up(monkeypatch):
     out = session.end(s, journal)
     assert out["ledger_not_judged"] == "the run was interrupted" and "ledger" not in out
     assert judged == [] and stopped and out["cleaned_up"] and out["failures"] == []
+
+
+def test_a_run_the_suite_stopped_for_its_budget_is_still_judged(monkeypatch, tmp_path):
+    """Status "interrupted" because the runner ran out of its budget (it wrote
+    TIMED_OUT first), not because the user stopped it: the ledger is judged."""
+    import contextlib
+    from types import SimpleNamespace
+
+    from fixtures.chaos import session
+    from fixtures.chaos.runner import TIMED_OUT
+
+    (tmp_path / TIMED_OUT).write_text("the suite stopped the run after 900s\n")
+    judged = []
+    s = _session(_address_changed(monkeypatch))
+    s.__dict__.update(namespace="ns", victim="mongo-1", notes=[], artifacts=str(tmp_path), owns_namespace=False,
+                      in_force=contextlib.ExitStack(), faults=[],
+                      ledger=SimpleNamespace(stop=lambda: None, wait_acked=lambda *a, **k: judged.append("waited")))
+    monkeypatch.setattr(session, "_judge_ledger", lambda s, out: judged.append("judged") or [])
+    out = session.end(s, {"status": "interrupted"})
+    assert judged == ["judged"] and "ledger_not_judged" not in out
