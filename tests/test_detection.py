@@ -215,14 +215,13 @@ def test_a_dead_leaders_lease_is_released_only_when_the_new_controller_manager_r
     deleted = []
 
     class Coordination:
-        def __init__(self, _client):
-            pass
-
         def delete_namespaced_lease(self, name, namespace):
             deleted.append((name, namespace))
 
+    # Patched on the mutants module only: the session running this test may
+    # be using the kubernetes client in other threads.
     monkeypatch.setattr(mutants, "_kcm_containers", lambda node: list(running))
-    monkeypatch.setattr(mutants.client, "CoordinationV1Api", Coordination)
+    monkeypatch.setattr(mutants, "_coordination", lambda cluster: Coordination())
     cluster = SimpleNamespace(api=SimpleNamespace(api_client=None))
     now = mutants._Kcm("img", "containerd://abc123def", True, "old-holder", "")
     assert mutants._release_dead_leaders_lease(cluster, "cp", now) is released

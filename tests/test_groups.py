@@ -223,8 +223,10 @@ def test_ctrl_c_stops_new_jobs_at_once_while_the_main_threads_job_still_cleans_u
             gate.set()  # the group's job ends now, while this one cleans up
             time.sleep(1.0)
 
-    # Its own pool list: this test may run inside a session whose pool is live.
+    # Its own pool list and child registry: this test may run inside a
+    # session whose pool and children are live (scripts/test runs one session).
     monkeypatch.setattr(plugin, "_POOL", [pool])
+    monkeypatch.setattr(groups, "_CHILDREN", {})
     before = signal.signal(signal.SIGINT, plugin._raise_keyboard_interrupt)
     try:
         with pytest.raises(KeyboardInterrupt):
@@ -235,12 +237,15 @@ def test_ctrl_c_stops_new_jobs_at_once_while_the_main_threads_job_still_cleans_u
     assert ran == [] and pool.jobs["next"].state == "pending"
 
 
-def test_ctrl_c_tells_every_registered_child_once_at_once():
+def test_ctrl_c_tells_every_registered_child_once_at_once(monkeypatch):
     """The handler's interrupt_children: each child in a session of its own
     gets SIGINT now (not when the thread waiting for it gets there), and a
     later stop by that thread sends no second one."""
     import signal
     import subprocess
+
+    # A registry of its own: the session running this test may have live children.
+    monkeypatch.setattr(groups, "_CHILDREN", {})
 
     procs = [subprocess.Popen(["sleep", "30"], start_new_session=True) for _ in range(2)]
     try:
